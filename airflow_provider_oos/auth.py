@@ -1,0 +1,189 @@
+"""bce-auth-v1 request signing: one pure function plus thin adapters.
+
+`sign` is pure (no I/O, no clock, no Airflow imports) so it is checked against the official
+test vectors and the official SDK's signer. `BceAuth` adapts it to `requests`;
+`signed_headers` gives the headers the async client sends.
+
+We do not use the official SDK's signer at runtime: it needs bytes arguments, is slow, and the
+package pulls in `future` (CVE-2025-50817); see ../shared/design/oos-api.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+import requests
+
+AUTH_VERSION = "bce-auth-v1"
+DEFAULT_EXPIRATION = 1800
+# Headers signed when the caller names none (the BCE default set); x-bce-* are added too.
+DEFAULT_HEADERS_TO_SIGN = frozenset({"host", "content-length", "content-type", "content-md5"})
+BCE_HEADER_PREFIX = "x-bce-"
+DATE_HEADER = "x-bce-date"
+SECURITY_TOKEN_HEADER = "x-bce-security-token"
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def encode(value: str) -> str:
+    """Percent-encode everything but A-Z a-z 0-9 - _ . ~ (uppercase hex over UTF-8)."""
+    return quote(value, safe="")
+
+
+def format_timestamp(timestamp: int | float | datetime) -> str:
+    """UTC `YYYY-MM-DDTHH:MM:SSZ` from epoch seconds or an aware datetime."""
+    if isinstance(timestamp, datetime):
+        if timestamp.tzinfo is None:
+            raise ValueError("timestamp: a datetime must be timezone-aware (use datetime.now(timezone.utc))")
+        return timestamp.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(timestamp)))
+
+
+def canonical_query(query: Mapping[str, Any] | None) -> str:
+    if not query:
+        return ""
+    pairs = [
+        f"{encode(str(key))}={'' if value is None else encode(str(value))}"
+        for key, value in query.items()
+        if str(key).lower() != "authorization"
+    ]
+    pairs.sort()
+    return "&".join(pairs)
+
+
+def canonical_headers(
+    headers: Mapping[str, Any], headers_to_sign: Iterable[str] | None
+) -> tuple[str, list[str]]:
+    """Return the canonical header block and the sorted names that went into it."""
+    wanted = None if headers_to_sign is None else {name.strip().lower() for name in headers_to_sign}
+    lines: list[str] = []
+    names: list[str] = []
+    for raw_name, raw_value in headers.items():
+        name = raw_name.strip().lower()
+        if wanted is None:
+            if name not in DEFAULT_HEADERS_TO_SIGN and not name.startswith(BCE_HEADER_PREFIX):
+                continue
+        elif name not in wanted:
+            continue
+        value = str(raw_value).strip()
+        if not value:  # empty values are not signed
+            continue
+        encoded_name = encode(name)
+        lines.append(f"{encoded_name}:{encode(value)}")
+        names.append(encoded_name)
+    lines.sort()
+    names.sort()
+    return "\n".join(lines), names
+
+
+def sign(
+    ak: str,
+    sk: str,
+    method: str,
+    path: str,
+    query: Mapping[str, Any] | None,
+    headers: Mapping[str, Any] | None,
+    timestamp: int | float | datetime,
+    expiration: int = DEFAULT_EXPIRATION,
+    headers_to_sign: Iterable[str] | None = None,
+) -> str:
+    """Return the bce-auth-v1 `Authorization` header value.
+
+    `path` is the decoded URI path; `headers_to_sign=None` signs the default set
+    (host, content-length, content-type, content-md5 and every x-bce-* header present).
+    """
+    prefix = f"{AUTH_VERSION}/{ak}/{format_timestamp(timestamp)}/{int(expiration)}"
+    signing_key = hmac.new(sk.encode(), prefix.encode(), hashlib.sha256).hexdigest()
+    header_block, signed_names = canonical_headers(headers or {}, headers_to_sign)
+    canonical_request = "\n".join(
+        (method.upper(), quote(path, safe="/") or "/", canonical_query(query), header_block)
+    )
+    signature = hmac.new(signing_key.encode(), canonical_request.encode(), hashlib.sha256).hexdigest()
+    return f"{prefix}/{';'.join(signed_names)}/{signature}"
+
+
+@dataclass(frozen=True)
+class BceCredentials:
+    """An access key pair, optionally with an STS session token. Secrets stay out of repr."""
+
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+    session_token: str | None = field(default=None, repr=False)
+
+
+def host_header(url: str) -> str:
+    """The `host` value to sign: hostname, plus `:port` only for a non-default port."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    if parts.port is not None and parts.port != _DEFAULT_PORTS.get(parts.scheme):
+        host = f"{host}:{parts.port}"
+    return host
+
+
+def signed_headers(
+    credentials: BceCredentials,
+    method: str,
+    url: str,
+    query: Mapping[str, Any] | None = None,
+    timestamp: float | None = None,
+    expiration: int = DEFAULT_EXPIRATION,
+) -> dict[str, str]:
+    """Headers to add to a request (`x-bce-date`, STS token, `Authorization`).
+
+    Signs `host;x-bce-date` (and the STS token when present), as the Java and Go OOS
+    clients do. `query` defaults to the URL's own query string.
+    """
+    parts = urlsplit(url)
+    if query is None:
+        query = _parse_query(parts.query)
+    now = time.time() if timestamp is None else timestamp
+    extra = {DATE_HEADER: format_timestamp(now)}
+    if credentials.session_token:
+        extra[SECURITY_TOKEN_HEADER] = credentials.session_token
+    to_sign = {"host": host_header(url), **extra}
+    extra["Authorization"] = sign(
+        credentials.access_key_id,
+        credentials.secret_access_key,
+        method,
+        unquote(parts.path) or "/",
+        query,
+        to_sign,
+        now,
+        expiration,
+        headers_to_sign=to_sign.keys(),
+    )
+    return extra
+
+
+def _parse_query(raw: str) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for item in raw.split("&") if raw else ():
+        key, _, value = item.partition("=")
+        result[unquote(key.replace("+", " "))] = unquote(value.replace("+", " "))
+    return result
+
+
+class BceAuth(requests.auth.AuthBase):
+    """`requests` adapter: signs each prepared request with a fresh `x-bce-date`."""
+
+    def __init__(self, credentials: BceCredentials, expiration: int = DEFAULT_EXPIRATION) -> None:
+        self.credentials = credentials
+        self.expiration = expiration
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        url = request.url or ""
+        request.headers.update(
+            signed_headers(self.credentials, request.method or "GET", url, expiration=self.expiration)
+        )
+        return request
+
+    def __repr__(self) -> str:
+        return f"BceAuth(access_key_id={self.credentials.access_key_id!r})"

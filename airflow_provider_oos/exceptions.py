@@ -1,0 +1,75 @@
+"""Errors raised by the provider. Messages never contain secrets."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from airflow_provider_oos.models import Execution
+
+
+class OosError(Exception):
+    """Base of every error this provider raises on purpose."""
+
+
+class OosApiError(OosError):
+    """The OOS service (or the BCE gateway in front of it) refused or failed a call."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | int | None = None,
+        request_id: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        self.message = message
+        self.status = status
+        self.code = code
+        self.request_id = request_id
+        self.method = method
+        self.path = path
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        where = f"{self.method} {self.path}: " if self.method and self.path else ""
+        details = ", ".join(
+            f"{label} {value}"
+            for label, value in (("HTTP", self.status), ("code", self.code), ("request id", self.request_id))
+            if value is not None and value != ""
+        )
+        return f"{where}{self.message}" + (f" ({details})" if details else "")
+
+
+class OosAuthError(OosApiError):
+    """Bad key, bad signature, expired request or access denied."""
+
+
+class OosNotFoundError(OosApiError):
+    """The execution or template does not exist."""
+
+
+class OosThrottledError(OosApiError):
+    """The service asked us to slow down (HTTP 429)."""
+
+
+class OosExecutionError(OosError):
+    """An execution ended (or stopped) in a way the caller did not accept; carries the Execution."""
+
+    def __init__(self, message: str, execution: Execution) -> None:
+        self.execution = execution
+        super().__init__(message)
+
+
+class OosExecutionFailedError(OosExecutionError):
+    """The execution reached a final state other than SUCCESS."""
+
+
+class OosExecutionPausedError(OosExecutionError):
+    """The execution is PAUSED (waits for a person) and the caller chose not to wait."""
+
+
+class OosExecutionTimeoutError(OosExecutionError):
+    """The execution did not reach a final state within the allowed time."""
