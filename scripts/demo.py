@@ -1,0 +1,228 @@
+"""`make demo`: run the maintenance-window example DAG against a local OOS emulator.
+
+1. start the OOS emulator on a free port, seeded with the example instances;
+2. create a throwaway AIRFLOW_HOME with SQLite and migrate it;
+3. `airflow dags test example_oos_maintenance_window` (the deferrable path: the wait runs
+   in an in-process triggerer);
+4. print what happened in OOS: execution ids, final states, step timings;
+5. stop the emulator; exit 0 only if the DAG run succeeded.
+
+Only the standard library, requests and this package are used; nothing leaves 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+import requests
+
+from airflow_provider_oos.auth import BceAuth, BceCredentials
+
+REPO = Path(__file__).resolve().parent.parent
+DAG_ID = "example_oos_maintenance_window"
+INSTANCES = ["i-maint-1", "i-maint-2"]
+# Demo-only credentials: the emulator accepts exactly these. Not a real key pair.
+ACCESS_KEY = "demo-access-key"
+SECRET_KEY = "demo-secret-key-not-real"
+LISTENING = "OOS emulator listening on "
+STARTUP_TIMEOUT = 30.0
+DAG_TIMEOUT = 240.0
+
+
+def say(message: str) -> None:
+    print(f"[demo] {message}", flush=True)
+
+
+def _pump_lines(stream: IO[str], lines: queue.Queue[str | None]) -> None:
+    for line in stream:
+        lines.put(line)
+    lines.put(None)
+
+
+@contextmanager
+def running_emulator() -> Iterator[str]:
+    """Start the emulator CLI on a free port; yield its base URL; stop it on exit."""
+    command = [
+        sys.executable,
+        "-m",
+        "airflow_provider_oos.emulator",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--access-key",
+        ACCESS_KEY,
+        "--secret-key",
+        SECRET_KEY,
+        "--instances",
+        ",".join(INSTANCES),
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
+    assert process.stdout is not None
+    # Read on a thread so a silent emulator cannot hang us past the timeout.
+    lines: queue.Queue[str | None] = queue.Queue()
+    threading.Thread(target=_pump_lines, args=(process.stdout, lines), daemon=True).start()
+    seen: list[str] = []
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    try:
+        while True:
+            try:
+                line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                raise SystemExit(
+                    f"emulator did not start within {STARTUP_TIMEOUT:.0f}s:\n{''.join(seen)}"
+                ) from None
+            if line is None:
+                raise SystemExit(f"emulator exited with {process.wait()}:\n{''.join(seen)}")
+            seen.append(line)
+            if line.startswith(LISTENING):
+                url = line[len(LISTENING) :].strip()
+                break
+        yield url
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def airflow_env(home: Path, emulator_url: str) -> dict[str, str]:
+    connection = {
+        "conn_type": "baidu_oos",
+        "login": ACCESS_KEY,
+        "password": SECRET_KEY,
+        "host": emulator_url,
+    }
+    env = dict(os.environ)
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "example_dags"),
+            "AIRFLOW_CONN_OOS_DEFAULT": json.dumps(connection),
+            # Emulated steps take about a second: poll often so the demo stays short.
+            "OOS_EXAMPLE_POLL_SECONDS": "1",
+        }
+    )
+    return env
+
+
+def airflow(args: list[str], env: dict[str, str], log: Path, timeout: float) -> int:
+    """Run the Airflow CLI of this interpreter, its output going to `log`."""
+    with log.open("w") as out:
+        try:
+            return subprocess.run(
+                [sys.executable, "-m", "airflow", *args],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+                cwd=REPO,
+                check=False,
+            ).returncode
+        except subprocess.TimeoutExpired:
+            out.write(f"\n[demo] timed out after {timeout:.0f}s\n")
+            return -1
+
+
+def tail(path: Path, count: int = 40) -> str:
+    return "".join(path.read_text(errors="replace").splitlines(keepends=True)[-count:])
+
+
+def fetch_execution(emulator_url: str, execution_id: str) -> dict[str, Any]:
+    """GET the execution through the (signed) OOS API, as any client would."""
+    response = requests.get(
+        f"{emulator_url}/api/logic/oos/v2/execution",
+        params={"id": execution_id},
+        auth=BceAuth(BceCredentials(ACCESS_KEY, SECRET_KEY)),
+        timeout=10,
+    )
+    response.raise_for_status()
+    result: dict[str, Any] = response.json()["result"]
+    return result
+
+
+def list_executions(emulator_url: str) -> list[dict[str, Any]]:
+    response = requests.get(f"{emulator_url}/emulator/executions", timeout=10)
+    response.raise_for_status()
+    body = response.json()
+    items = body.get("executions", body) if isinstance(body, dict) else body
+    return list(items)
+
+
+def seconds_between(start_ms: int | None, end_ms: int | None) -> str:
+    if not start_ms or not end_ms:
+        return "   -  "
+    return f"{(end_ms - start_ms) / 1000:5.1f}s"
+
+
+def print_summary(emulator_url: str) -> bool:
+    """Print every execution the emulator saw; True if there was one and all succeeded."""
+    executions = [fetch_execution(emulator_url, item["id"]) for item in list_executions(emulator_url)]
+    if not executions:
+        say("the emulator saw no execution")
+        return False
+    for execution in executions:
+        took = seconds_between(execution.get("createdTimestamp"), execution.get("finishedTimestamp"))
+        print(f"\n  execution {execution['id']}  state {execution.get('state')}  took {took.strip()}")
+        for task in execution.get("tasks") or []:
+            step = (task.get("operator") or {}).get("name", task.get("id"))
+            action = (task.get("operator") or {}).get("operator", "?")
+            took = seconds_between(task.get("createdTimestamp"), task.get("finishedTimestamp"))
+            print(f"    {step:<18} {action:<28} {task.get('state', '?'):<10} {took}")
+    print()
+    return all(execution.get("state") == "SUCCESS" for execution in executions)
+
+
+def main() -> int:
+    started = time.monotonic()
+    home = Path(tempfile.mkdtemp(prefix="oos-demo-airflow-"))
+    succeeded = False
+    try:
+        with running_emulator() as url:
+            say(f"OOS emulator on {url}, instances {', '.join(INSTANCES)}")
+            env = airflow_env(home, url)
+
+            say(f"throwaway AIRFLOW_HOME {home}: airflow db migrate ...")
+            if airflow(["db", "migrate"], env, home / "migrate.log", timeout=180) != 0:
+                say(f"airflow db migrate failed:\n{tail(home / 'migrate.log')}")
+                return 1
+
+            say(f"airflow dags test {DAG_ID} (deferrable: the wait runs in the triggerer) ...")
+            dag_log = home / "dags-test.log"
+            code = airflow(["dags", "test", DAG_ID], env, dag_log, timeout=DAG_TIMEOUT)
+            deferred = "running trigger in line" in dag_log.read_text(errors="replace")
+
+            all_success = print_summary(url)
+            succeeded = code == 0 and all_success
+            say(f"deferred to the triggerer: {'yes' if deferred else 'no'}")
+            if not succeeded:
+                say(f"DAG run failed (exit code {code}); last lines of {dag_log}:\n{tail(dag_log)}")
+    finally:
+        if succeeded:
+            shutil.rmtree(home, ignore_errors=True)
+        else:
+            say(f"kept {home} for inspection")
+    say(f"{'SUCCESS' if succeeded else 'FAILED'} in {time.monotonic() - started:.0f}s")
+    return 0 if succeeded else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
