@@ -1,0 +1,100 @@
+"""CLI: `oos-emulator` / `python -m airflow_provider_oos.emulator`.
+
+Prints exactly `OOS emulator listening on http://HOST:PORT` (flushed) once it accepts connections;
+stops cleanly on SIGINT/SIGTERM (uvicorn's handlers), committing the SQLite file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from airflow_provider_oos.emulator import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, READY_LINE_PREFIX
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="oos-emulator", description="A local Baidu OOS emulator (signed API, SQLite, execution engine)."
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument(
+        "--port", type=int, default=8765, help="port to bind; 0 picks a free one (default 8765)"
+    )
+    parser.add_argument("--access-key", default=DEFAULT_ACCESS_KEY, help="accepted access key id")
+    parser.add_argument("--secret-key", default=DEFAULT_SECRET_KEY, help="its secret access key")
+    parser.add_argument(
+        "--session-token", default=None, help="STS token: requests with this key must send and sign it"
+    )
+    parser.add_argument("--db", default=None, help="SQLite file to keep state in (default: in memory)")
+    parser.add_argument("--instances", default="", help="fake BCC instances to seed, running: i-a,i-b")
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="multiply every simulated duration by this (0.01 runs 100x faster; default 1)",
+    )
+    args = parser.parse_args(argv)
+    if args.time_scale <= 0:
+        parser.error("--time-scale must be > 0")
+    if not 0 <= args.port <= 65535:
+        parser.error("--port must be between 0 and 65535")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    import uvicorn  # heavy imports only once we really serve
+
+    from airflow_provider_oos.emulator.app import Emulator, EmulatorConfig, create_app
+    from airflow_provider_oos.emulator.signature import KeyPair
+
+    key = KeyPair(args.access_key, args.secret_key, args.session_token or None)
+    emulator = Emulator(
+        EmulatorConfig(
+            keys={key.access_key: key},
+            db_path=args.db,
+            time_scale=args.time_scale,
+            instances=[i.strip() for i in args.instances.split(",") if i.strip()],
+        )
+    )
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((args.host, args.port))
+    except OSError as error:
+        print(f"oos-emulator: cannot bind {args.host}:{args.port}: {error}", file=sys.stderr)
+        return 2
+    host, port = sock.getsockname()[:2]
+    shown_host = f"[{host}]" if ":" in host else host
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                print(f"{READY_LINE_PREFIX}http://{shown_host}:{port}", flush=True)
+
+    config = uvicorn.Config(
+        create_app(emulator),
+        log_level="warning",
+        access_log=False,
+        http="httptools",
+        loop="asyncio",
+        lifespan="on",
+        timeout_keep_alive=30,
+    )
+    server = Server(config)
+    emulator.connections = lambda: _connections(server)
+    server.run(sockets=[sock])
+    return 0
+
+
+def _connections(server: Any) -> Any:
+    return server.server_state.connections
+
+
+if __name__ == "__main__":
+    sys.exit(main())
