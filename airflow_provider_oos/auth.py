@@ -29,6 +29,9 @@ BCE_HEADER_PREFIX = "x-bce-"
 DATE_HEADER = "x-bce-date"
 SECURITY_TOKEN_HEADER = "x-bce-security-token"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# Header names and values are trimmed of ASCII whitespace only, as the official SDKs do
+# (str.strip() would also drop Unicode spaces such as U+00A0 and change the signature).
+_ASCII_WHITESPACE = " \t\n\r\x0b\x0c"
 
 
 def encode(value: str) -> str:
@@ -61,17 +64,21 @@ def canonical_headers(
     headers: Mapping[str, Any], headers_to_sign: Iterable[str] | None
 ) -> tuple[str, list[str]]:
     """Return the canonical header block and the sorted names that went into it."""
-    wanted = None if headers_to_sign is None else {name.strip().lower() for name in headers_to_sign}
+    wanted = (
+        None
+        if headers_to_sign is None
+        else {name.strip(_ASCII_WHITESPACE).lower() for name in headers_to_sign}
+    )
     lines: list[str] = []
     names: list[str] = []
     for raw_name, raw_value in headers.items():
-        name = raw_name.strip().lower()
+        name = raw_name.strip(_ASCII_WHITESPACE).lower()
         if wanted is None:
             if name not in DEFAULT_HEADERS_TO_SIGN and not name.startswith(BCE_HEADER_PREFIX):
                 continue
         elif name not in wanted:
             continue
-        value = str(raw_value).strip()
+        value = str(raw_value).strip(_ASCII_WHITESPACE)
         if not value:  # empty values are not signed
             continue
         encoded_name = encode(name)

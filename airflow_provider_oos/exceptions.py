@@ -43,6 +43,29 @@ class OosApiError(OosError):
         return f"{where}{self.message}" + (f" ({details})" if details else "")
 
 
+class OosConnectionError(OosApiError):
+    """No HTTP answer: DNS failure, refused connection, TLS failure, timeout or a dropped connection.
+
+    `request_sent` is False only when the request provably never reached the service (DNS,
+    refused, connect timeout, TLS handshake), which makes even a create call safe to resend.
+    `tls` marks a TLS/certificate problem (retrying will not help).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        request_sent: bool,
+        tls: bool = False,
+        request_id: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        self.request_sent = request_sent
+        self.tls = tls
+        super().__init__(message, request_id=request_id, method=method, path=path)
+
+
 class OosAuthError(OosApiError):
     """Bad key, bad signature, expired request or access denied."""
 
