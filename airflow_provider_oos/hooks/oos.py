@@ -48,6 +48,7 @@ from airflow_provider_oos.exceptions import (
     OosNotFoundError,
     OosThrottledError,
 )
+from airflow_provider_oos.get_provider_info import CONN_FIELDS, DEFAULT_CONSOLE_URL, UI_FIELD_BEHAVIOUR
 from airflow_provider_oos.models import (
     Execution,
     OosModel,
@@ -68,10 +69,7 @@ CONN_TYPE = "baidu_oos"
 DEFAULT_CONN_ID = "oos_default"
 DEFAULT_REGION = "bj"
 DEFAULT_SCHEME = "https"
-# The console deep link is not published; this is the best guess and a connection setting.
-DEFAULT_CONSOLE_URL = (
-    "https://console.bce.baidu.com/oos/#/oos/execution/detail?id={execution_id}&region={region}"
-)
+# The console deep link is not published: DEFAULT_CONSOLE_URL is a best guess and a setting.
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 5
 DEFAULT_RETRY_WAIT_MIN = 1.0
@@ -99,16 +97,7 @@ NOT_FOUND_CODES = frozenset({"NotFound", "ResourceNotFound", "NoSuchTemplate", "
 RETRYABLE_READ_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 _REGION_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-_CONN_FIELDS = (
-    "region",
-    "scheme",
-    "session_token",
-    "console_url",
-    "timeout",
-    "max_retries",
-    "retry_wait_min",
-    "retry_wait_max",
-)
+_CONN_FIELDS = tuple(CONN_FIELDS)  # the accepted extras, described once in get_provider_info
 _UI_EXTRA_PREFIX = f"extra__{CONN_TYPE}__"  # how older Airflow UIs store custom form fields
 
 
@@ -1012,33 +1001,6 @@ def _aiohttp_error(
 # Connection form (Airflow < 3.2 reads these; newer ones read conn-fields in provider info)
 # --------------------------------------------------------------------------------------------
 
-CONN_FIELD_LABELS: Mapping[str, str] = {
-    "region": "Region",
-    "scheme": "Scheme",
-    "session_token": "STS session token",
-    "console_url": "Console URL template",
-    "timeout": "Request timeout (s)",
-    "max_retries": "Max retries",
-    "retry_wait_min": "Retry wait min (s)",
-    "retry_wait_max": "Retry wait max (s)",
-}
-UI_FIELD_BEHAVIOUR: Mapping[str, Any] = {
-    "hidden_fields": ["schema", "port"],
-    "relabeling": {"login": "Access Key ID", "password": "Secret Access Key", "host": "Endpoint"},
-    "placeholders": {
-        "host": "oos.bj.baidubce.com or https://HOST[:PORT] (empty: oos.{region}.baidubce.com)",
-        "login": "Access Key ID (AK)",
-        "password": "Secret Access Key (SK)",
-        "region": DEFAULT_REGION,
-        "scheme": DEFAULT_SCHEME,
-        "console_url": DEFAULT_CONSOLE_URL,
-        "timeout": str(DEFAULT_TIMEOUT),
-        "max_retries": str(DEFAULT_MAX_RETRIES),
-        "retry_wait_min": str(DEFAULT_RETRY_WAIT_MIN),
-        "retry_wait_max": str(DEFAULT_RETRY_WAIT_MAX),
-    },
-}
-
 
 def _connection_form_widgets() -> dict[str, Any]:
     # Imported here: the UI libraries are heavy and absent from workers.
@@ -1050,16 +1012,19 @@ def _connection_form_widgets() -> dict[str, Any]:
     from wtforms import PasswordField, StringField  # type: ignore[import-untyped,import-not-found]
 
     widgets: dict[str, Any] = {}
-    for name, label in CONN_FIELD_LABELS.items():
-        if name == "session_token":
-            widgets[name] = PasswordField(lazy_gettext(label), widget=BS3PasswordFieldWidget())
+    for name, spec in CONN_FIELDS.items():
+        label = lazy_gettext(spec["label"])
+        if spec["schema"].get("format") == "password":
+            widgets[name] = PasswordField(label, widget=BS3PasswordFieldWidget())
         else:
-            widgets[name] = StringField(lazy_gettext(label), widget=BS3TextFieldWidget())
+            widgets[name] = StringField(label, widget=BS3TextFieldWidget())
     return widgets
 
 
 def _ui_field_behaviour() -> dict[str, Any]:
+    # The hook-method spelling of provider info's `ui-field-behaviour`.
     return {
-        key: (dict(value) if isinstance(value, Mapping) else list(value))
-        for key, value in UI_FIELD_BEHAVIOUR.items()
+        "hidden_fields": list(UI_FIELD_BEHAVIOUR["hidden-fields"]),
+        "relabeling": dict(UI_FIELD_BEHAVIOUR["relabeling"]),
+        "placeholders": dict(UI_FIELD_BEHAVIOUR["placeholders"]),
     }
