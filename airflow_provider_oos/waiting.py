@@ -74,7 +74,7 @@ def summarize(execution: Execution, console_url: str) -> dict[str, Any]:
 
 def _log_tail(messages: list[str]) -> str:
     tail = messages[-LOG_TAIL_LINES:]
-    return "\n".join(f"    {line}" for line in tail)
+    return "\n".join("    " + line.replace("\n", "\n      ") for line in tail)
 
 
 def describe_failure(execution: Execution, console_url: str | None = None) -> str:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from airflow.sdk import BaseOperator
 from pydantic import ValidationError
@@ -327,6 +327,7 @@ class OosCreateExecutionOperator(_ResumableBase, BaseOperator):  # type: ignore[
     operator_extra_links = (OosExecutionLink(),)
     ui_color = "#2468f2"
     external_id_key = "oos_execution_id"
+    _request: ExecutionRequest  # the validated input of the running try
 
     def __init__(
         self,
@@ -429,15 +430,10 @@ class OosCreateExecutionOperator(_ResumableBase, BaseOperator):  # type: ignore[
         # Returns the summary too: the 3.3 mixin returns this value directly when it reconnects.
         execution_id = str(external_id)
         console_url = self._announce(execution_id, context)
-        execution = self.hook.get_execution(execution_id)  # check once: no deferral when already final
-        if not self.wait_for_completion:
-            self._result = summarize(execution, console_url)
-            return self._result
-        ProgressReporter(self.log, execution_id, console_url).report(execution)
-        summary = settle(execution, on_paused=self.on_paused, console_url=console_url)
-        if summary is None and self.deferrable:
-            self._defer(execution_id)
-        self._result = summary if summary is not None else self._wait_in_worker(execution, console_url)
+        if self.wait_for_completion:
+            self._result = self._wait(execution_id, console_url)
+        else:
+            self._result = summarize(self.hook.get_execution(execution_id), console_url)
         return self._result
 
     def get_job_result(self, external_id: Any, context: Context) -> dict[str, Any]:
@@ -458,7 +454,7 @@ class OosCreateExecutionOperator(_ResumableBase, BaseOperator):  # type: ignore[
         self.log.info("OOS execution %s: %s", execution_id, console_url)
         return console_url
 
-    def _defer(self, execution_id: str) -> None:
+    def _defer(self, execution_id: str) -> NoReturn:
         from airflow_provider_oos.triggers.oos import OosExecutionTrigger
 
         deadline = time.time() + self.timeout if self.timeout is not None else None
@@ -477,18 +473,13 @@ class OosCreateExecutionOperator(_ResumableBase, BaseOperator):  # type: ignore[
     def _sleep(self, seconds: float) -> None:
         time.sleep(seconds)
 
-    def _wait_in_worker(self, execution: Execution, console_url: str) -> dict[str, Any]:
-        execution_id = execution.id
+    def _wait(self, execution_id: str, console_url: str) -> dict[str, Any]:
+        """Poll until final; the first successful look decides: final → no deferral, else defer if asked."""
         deadline = time.monotonic() + self.timeout if self.timeout is not None else None
         reporter = ProgressReporter(self.log, execution_id, console_url)
-        reporter.report(execution)
+        last: Execution | None = None
         failures = 0
         while True:
-            remaining = deadline - time.monotonic() if deadline is not None else None
-            if remaining is not None and remaining <= 0:
-                raise timeout_error(execution_id, self.timeout, execution, console_url)
-            delay = self.poll_interval if failures == 0 else backoff_seconds(self.poll_interval, failures)
-            self._sleep(min(delay, remaining) if remaining is not None else delay)
             try:
                 execution = self.hook.get_execution(execution_id)
             except Exception as err:
@@ -496,12 +487,20 @@ class OosCreateExecutionOperator(_ResumableBase, BaseOperator):  # type: ignore[
                 if not is_transient(err) or failures >= MAX_CONSECUTIVE_API_FAILURES:
                     raise
                 self.log.warning("Could not read OOS execution %s (%s); trying again.", execution_id, err)
-                continue
-            failures = 0
-            reporter.report(execution)
-            summary = settle(execution, on_paused=self.on_paused, console_url=console_url)
-            if summary is not None:
-                return summary
+            else:
+                failures = 0
+                last = execution
+                reporter.report(execution)
+                summary = settle(execution, on_paused=self.on_paused, console_url=console_url)
+                if summary is not None:
+                    return summary
+                if self.deferrable:
+                    self._defer(execution_id)
+            remaining = deadline - time.monotonic() if deadline is not None else None
+            if remaining is not None and remaining <= 0:
+                raise timeout_error(execution_id, self.timeout, last, console_url)
+            delay = self.poll_interval if failures == 0 else backoff_seconds(self.poll_interval, failures)
+            self._sleep(delay if remaining is None else min(delay, remaining))
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         """Resume after the trigger fired: apply the same outcome rules to its one event."""

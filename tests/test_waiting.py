@@ -1,0 +1,221 @@
+"""Unit tests of the shared waiting logic (pure functions and the progress reporter)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from airflow_provider_oos.exceptions import (
+    OosApiError,
+    OosAuthError,
+    OosExecutionFailedError,
+    OosExecutionPausedError,
+    OosExecutionTimeoutError,
+    OosNotFoundError,
+    OosThrottledError,
+)
+from airflow_provider_oos.models import Execution
+from airflow_provider_oos.waiting import (
+    LOG_TAIL_LINES,
+    MAX_BACKOFF_SECONDS,
+    Outcome,
+    ProgressReporter,
+    backoff_seconds,
+    classify,
+    compact_execution,
+    describe_failure,
+    is_transient,
+    resolve_event,
+    settle,
+    summarize,
+    validate_on_paused,
+    validate_poll_interval,
+)
+
+URL = "https://console.example/oos/d-1"
+
+
+def step(name: str, state: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": f"t-{name}",
+        "state": state,
+        "operator": {"name": name, "operator": "BCE::BCC::StopInstance"},
+        **extra,
+    }
+
+
+def execution(state: str, *tasks: dict[str, Any], operators: int | None = None) -> Execution:
+    data: dict[str, Any] = {"id": "d-1", "state": state, "tasks": list(tasks)}
+    if operators is not None:
+        data["template"] = {"name": "t", "operators": [{"name": f"s{i}"} for i in range(operators)]}
+    return Execution.model_validate(data)
+
+
+@pytest.mark.parametrize(
+    ("state", "outcome"),
+    [
+        ("SUCCESS", Outcome.SUCCESS),
+        ("FAILED", Outcome.FAILED),
+        ("CANCELED", Outcome.FAILED),
+        ("CANCELLED", Outcome.FAILED),
+        ("ROLLBACK_SUCCESS", Outcome.FAILED),
+        ("ROLLBACK_FAILED", Outcome.FAILED),
+        ("PAUSED", Outcome.PAUSED),
+        ("PENDING", Outcome.WAITING),
+        ("RUNNING", Outcome.WAITING),
+        ("ROLLBACK", Outcome.WAITING),
+        ("SOMETHING_NEW", Outcome.UNKNOWN),
+        (None, Outcome.UNKNOWN),
+    ],
+)
+def test_classify(state: str | None, outcome: Outcome) -> None:
+    assert classify(Execution(id="d-1", state=state)) is outcome
+
+
+def test_summarize_lists_each_step_with_outputs() -> None:
+    ex = execution(
+        "SUCCESS", step("stop", "SUCCESS"), step("shell", "SUCCESS", outputContext={"exitCode": 0})
+    )
+    assert summarize(ex, URL) == {
+        "execution_id": "d-1",
+        "state": "SUCCESS",
+        "console_url": URL,
+        "tasks": {
+            "stop": {"state": "SUCCESS", "outputs": {}},
+            "shell": {"state": "SUCCESS", "outputs": {"exitCode": 0}},
+        },
+    }
+
+
+def test_describe_failure_names_execution_step_reason_and_log_tail() -> None:
+    logs = [{"timestamp": i, "level": "INFO", "msg": f"line {i}"} for i in range(8)]
+    ex = execution(
+        "FAILED",
+        step("stop", "SUCCESS"),
+        step("patch", "FAILED", reason="exit code 3", log=logs),
+        step("start", "UPSTREAM_FAILED"),
+    )
+    text = describe_failure(ex, URL)
+    assert "d-1" in text and "FAILED" in text
+    assert "'patch'" in text and "exit code 3" in text
+    assert "line 7" in text and "line 3" in text and "line 2" not in text  # only the last 5 lines
+    assert URL in text
+
+
+def test_describe_failure_without_failed_step() -> None:
+    text = describe_failure(execution("CANCELED", step("stop", "SUCCESS")))
+    assert "d-1" in text and "CANCELED" in text and "No failed step" in text
+
+
+def test_settle_rules() -> None:
+    assert settle(execution("SUCCESS"), on_paused="wait", console_url=URL) == summarize(
+        execution("SUCCESS"), URL
+    )
+    assert settle(execution("RUNNING"), on_paused="fail", console_url=URL) is None
+    assert settle(execution("PAUSED"), on_paused="wait", console_url=URL) is None
+    assert settle(execution("MYSTERY"), on_paused="fail", console_url=URL) is None
+    with pytest.raises(OosExecutionPausedError, match="PAUSED") as paused:
+        settle(execution("PAUSED", step("approve", "RUNNING")), on_paused="fail", console_url=URL)
+    assert URL in str(paused.value) and "'approve'" in str(paused.value)
+    with pytest.raises(OosExecutionFailedError, match="boom") as failed:
+        settle(execution("FAILED", step("a", "FAILED", reason="boom")), on_paused="wait", console_url=URL)
+    assert failed.value.execution.id == "d-1"
+
+
+def test_resolve_event_maps_every_status() -> None:
+    ok = execution("SUCCESS", step("a", "SUCCESS"))
+    event = {"status": "success", "execution_id": "d-1", "console_url": URL, "execution": ok.to_api()}
+    assert resolve_event(event, on_paused="wait", timeout=None) == summarize(ok, URL)
+    bad = execution("FAILED", step("a", "FAILED", reason="disk full"))
+    with pytest.raises(OosExecutionFailedError, match="disk full"):
+        resolve_event(
+            {**event, "status": "failed", "execution": bad.to_api()}, on_paused="wait", timeout=None
+        )
+    with pytest.raises(OosExecutionPausedError):
+        resolve_event(
+            {**event, "status": "paused", "execution": execution("PAUSED").to_api()},
+            on_paused="wait",
+            timeout=1,
+        )
+    with pytest.raises(OosExecutionTimeoutError, match="last known state: RUNNING") as timed_out:
+        resolve_event(
+            {**event, "status": "timeout", "execution": execution("RUNNING").to_api()},
+            on_paused="wait",
+            timeout=9,
+        )
+    assert "9 s" in str(timed_out.value)
+    with pytest.raises(OosApiError, match="gave up"):
+        resolve_event(
+            {**event, "status": "error", "message": "gave up", "execution": None}, on_paused="wait", timeout=1
+        )
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (OosApiError("conn refused", status=None), True),
+        (OosApiError("bad gateway", status=502), True),
+        (OosThrottledError("slow down", status=429), True),
+        (OosApiError("bad request", status=400), False),
+        (OosAuthError("denied", status=403), False),
+        (OosNotFoundError("gone", status=404), False),
+        (ConnectionResetError(), True),
+        (TimeoutError(), True),
+        (ValueError("bug"), False),
+    ],
+)
+def test_is_transient(error: BaseException, transient: bool) -> None:
+    assert is_transient(error) is transient
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    assert [backoff_seconds(2, n) for n in (1, 2, 3)] == [2, 4, 8]
+    assert backoff_seconds(60, 30) == MAX_BACKOFF_SECONDS
+
+
+def test_compact_execution_keeps_only_the_log_tail() -> None:
+    logs = [{"msg": f"l{i}"} for i in range(20)]
+    ex = execution("FAILED", step("a", "FAILED", log=logs, children=[step("c", "FAILED", log=logs)]))
+    data = compact_execution(ex)
+    assert [e["msg"] for e in data["tasks"][0]["log"]] == [f"l{i}" for i in range(15, 20)]
+    assert len(data["tasks"][0]["children"][0]["log"]) == LOG_TAIL_LINES
+    assert len(ex.tasks[0].log or []) == 20  # the model itself is untouched
+
+
+def test_validators_name_the_field() -> None:
+    assert validate_on_paused("fail") == "fail"
+    with pytest.raises(ValueError, match="on_paused"):
+        validate_on_paused("ignore")
+    assert validate_poll_interval(0.5) == 0.5
+    for bad in (0, -1, "5", True):
+        with pytest.raises(ValueError, match="poll_interval"):
+            validate_poll_interval(bad)
+
+
+def test_progress_reporter_logs_changes_only(caplog: pytest.LogCaptureFixture) -> None:
+    log = logging.getLogger("test.progress")
+    reporter = ProgressReporter(log, "d-1", URL)
+    running = execution("RUNNING", step("stop", "RUNNING"), step("start", "PENDING"), operators=2)
+    with caplog.at_level(logging.INFO, logger="test.progress"):
+        for _ in range(5):  # many polls, same picture: logged once
+            reporter.report(running)
+        first = len(caplog.records)
+        reporter.report(execution("RUNNING", step("stop", "SUCCESS"), step("start", "RUNNING"), operators=2))
+        reporter.report(execution("PAUSED", step("stop", "SUCCESS"), step("start", "RUNNING"), operators=2))
+        reporter.report(execution("PAUSED", step("stop", "SUCCESS"), step("start", "RUNNING"), operators=2))
+        reporter.report(execution("WEIRD", step("stop", "SUCCESS"), step("start", "RUNNING"), operators=2))
+        reporter.report(execution("WEIRD", step("stop", "SUCCESS"), step("start", "RUNNING"), operators=2))
+    messages = [r.getMessage() for r in caplog.records]
+    assert first == 3  # state, 0/2 done, running step
+    assert messages[:3] == [
+        "OOS execution d-1 is RUNNING.",
+        "OOS execution d-1: 0/2 tasks done.",
+        "OOS execution d-1: running step 'stop' (BCE::BCC::StopInstance).",
+    ]
+    assert "OOS execution d-1: 1/2 tasks done." in messages
+    assert "OOS execution d-1: running step 'start' (BCE::BCC::StopInstance)." in messages
+    pause_warnings = [m for m in messages if "PAUSED" in m and "waits for a person" in m]
+    assert len(pause_warnings) == 1 and URL in pause_warnings[0]
+    assert len([m for m in messages if "unknown to this provider" in m]) == 1
