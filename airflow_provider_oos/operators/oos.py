@@ -367,6 +367,7 @@ class OosCreateExecutionOperator(_ResumableBase, BaseOperator):  # type: ignore[
         if not isinstance(oos_conn_id, str) or not oos_conn_id:
             raise ValueError(f"oos_conn_id must be a non-empty connection id, got {oos_conn_id!r}.")
         self._execution_id: str | None = None
+        self._console_url: str | None = None
         self._result: dict[str, Any] | None = None
 
     @cached_property
@@ -390,6 +391,8 @@ class OosCreateExecutionOperator(_ResumableBase, BaseOperator):  # type: ignore[
 
     def execute(self, context: Context) -> Any:
         self._request = self._validated()  # before any API call
+        self._execution_id = self._console_url = None  # per-try state (an operator object may be reused)
+        self._result = None
         return self.execute_resumable(context)
 
     # ---- ResumableJobMixin protocol ------------------------------------------------------------
@@ -415,6 +418,7 @@ class OosCreateExecutionOperator(_ResumableBase, BaseOperator):  # type: ignore[
             tags=tags,
         )
         self.log.info("Created OOS execution %s.", execution_id)
+        self._announce(execution_id, context)
         return execution_id
 
     def get_job_status(self, external_id: Any, context: Context) -> str:
@@ -446,9 +450,11 @@ class OosCreateExecutionOperator(_ResumableBase, BaseOperator):  # type: ignore[
     # ---- waiting -----------------------------------------------------------------------------
 
     def _announce(self, execution_id: str, context: Context) -> str:
-        """Push the id and console link right away, so the link works while the execution runs."""
+        """Push the id and console link right away (once per try), so the link works while it runs."""
+        if self._execution_id == execution_id and self._console_url is not None:
+            return self._console_url
         self._execution_id = execution_id
-        console_url = self.hook.console_url(execution_id)
+        self._console_url = console_url = self.hook.console_url(execution_id)
         context["ti"].xcom_push(key="execution_id", value=execution_id)
         context["ti"].xcom_push(key="console_url", value=console_url)
         self.log.info("OOS execution %s: %s", execution_id, console_url)
