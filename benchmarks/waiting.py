@@ -1,0 +1,451 @@
+"""Waiting at scale: N concurrent `OosExecutionTrigger.run()` in one asyncio loop (as in one triggerer).
+
+Per N and per variant, against a CLI-started emulator (its CPU is not the client's):
+1. the parent creates N executions (signed POSTs, not measured), each one ExecuteShell step
+   with `# emulator: sleep S` chosen so the executions finish evenly spread over a window
+   that opens once the waiting process is up;
+2. a fresh interpreter runs N waits in ONE event loop, then reports its RSS growth, its CPU
+   time, the TCP connections it opened (counted by wrapping the loop's `create_connection`,
+   which aiohttp uses for every new connection) and when each event arrived;
+3. the parent reads the GET count from `GET /emulator/stats` for CPU per poll.
+
+Variants: `pooled` = our `OosExecutionTrigger` (one shared aiohttp pool per loop and
+connection); `naive` = a trigger that opens a new `aiohttp.ClientSession` per poll, as several
+official providers do (written here, otherwise the same work: sign, GET, parse the model).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import (
+    ACCESS_KEY,
+    SECRET_KEY,
+    Check,
+    Child,
+    Emulator,
+    Section,
+    conn_json,
+    emulator,
+    fmt,
+    percentile,
+)
+
+# (N, emulator time scale): the poll interval is 30 s x the time scale, so both sizes ask the
+# emulator for the same ~333 requests/s, which a Python server on 2 cores sustains.
+FULL_SIZES = ((1_000, 0.1), (10_000, 1.0))
+SMOKE_SIZES = ((20, 0.02),)
+BASE_POLL_SECONDS = 30.0
+TARGET_KB_PER_WAIT = 20.0
+TARGET_CPU_MS_PER_POLL = 1.0
+TARGET_LATENCY_SLACK = 1.0  # p99 detection latency within poll interval + 1 s
+POOL_LIMIT = 100  # OosAsyncHook's TCPConnector(limit=100)
+VARIANTS = ("pooled", "naive")
+CREATE_RATE_GUESS = 300.0  # executions/s the parent creates (measured 300-800 here); sets the window
+
+
+def _template(sleep_seconds: float) -> dict[str, Any]:
+    return {
+        "name": "bench-waiting",
+        "linear": True,
+        "operators": [
+            {
+                "name": "work",
+                "operator": "BCE::Agent::ExecuteShell",
+                "retries": 0,
+                "retryInterval": 1000,
+                "timeout": 3_600_000,
+                "properties": {"content": f"echo waiting\n# emulator: sleep {sleep_seconds:.3f}"},
+            }
+        ],
+    }
+
+
+async def _create_all(
+    url: str, count: int, time_scale: float, window_start: float, window: float
+) -> list[str]:
+    """Create `count` executions finishing at window_start + window * i / count (epoch seconds)."""
+    import aiohttp
+
+    from airflow_provider_oos.auth import BceCredentials, signed_headers
+
+    credentials = BceCredentials(ACCESS_KEY, SECRET_KEY)
+    endpoint = f"{url}/api/logic/oos/v2/execution"
+    ids: list[str] = [""] * count
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for index in range(count):
+        queue.put_nowait(index)
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        while not queue.empty():
+            index = queue.get_nowait()
+            finish_at = window_start + window * index / count
+            simulated = max(0.0, finish_at - time.time()) / time_scale
+            body = json.dumps({"template": _template(simulated), "description": f"bench wait {index}"})
+            headers = signed_headers(credentials, "POST", endpoint)
+            headers["Content-Type"] = "application/json;charset=utf-8"
+            async with session.post(endpoint, data=body, headers=headers) as response:
+                answer = await response.json(content_type=None)
+            if not answer.get("success"):
+                raise RuntimeError(f"create execution failed: {answer}")
+            ids[index] = answer["result"]["id"]
+
+    async with aiohttp.ClientSession() as session:
+        await asyncio.gather(*(worker(session) for _ in range(16)))
+    return ids
+
+
+def create_executions(
+    server: Emulator, count: int, time_scale: float, window: float
+) -> tuple[list[str], float]:
+    """Returns the ids and the epoch second at which the finish window opens."""
+    window_start = time.time() + count / CREATE_RATE_GUESS + 2.0
+    ids = asyncio.run(_create_all(server.url, count, time_scale, window_start, window))
+    return ids, window_start
+
+
+# --- the waiting process ---------------------------------------------------------------------------
+
+
+def _rss_kb() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+class NaiveTrigger:
+    """The alternative: a new HTTP client (aiohttp.ClientSession) per poll, same signing and parsing."""
+
+    def __init__(self, execution_id: str, connection: dict[str, Any], poll_interval: float) -> None:
+        self.execution_id = execution_id
+        self.connection = connection
+        self.poll_interval = poll_interval
+        self.errors = 0
+
+    async def run(self) -> AsyncIterator[dict[str, Any]]:
+        import aiohttp
+
+        from airflow_provider_oos.auth import BceCredentials, signed_headers
+        from airflow_provider_oos.models import Execution, is_final, is_successful
+
+        credentials = BceCredentials(self.connection["login"], self.connection["password"])
+        url = f"{self.connection['host']}/api/logic/oos/v2/execution?id={self.execution_id}"
+        while True:
+            try:
+                async with aiohttp.ClientSession() as session:
+                    headers = signed_headers(credentials, "GET", url)
+                    async with session.get(url, headers=headers, timeout=aiohttp.ClientTimeout(60)) as answer:
+                        body = await answer.json(content_type=None)
+                execution = Execution.model_validate(body["result"])
+            except (aiohttp.ClientError, asyncio.TimeoutError, KeyError, TypeError):
+                self.errors += 1
+            else:
+                if is_final(execution.state):
+                    status = "success" if is_successful(execution.state) else "failed"
+                    yield {"status": status, "execution": execution.to_api()}
+                    return
+            await asyncio.sleep(self.poll_interval)
+
+
+async def _wait_all(
+    ids: list[str], variant: str, poll_interval: float, give_up_after: float
+) -> dict[str, Any]:
+    import aiohttp  # noqa: F401 - imported before the baseline, as a triggerer has it loaded
+
+    from airflow_provider_oos.hooks.oos import close_all_sessions
+    from airflow_provider_oos.triggers.oos import OosExecutionTrigger
+
+    loop = asyncio.get_running_loop()
+    transports: list[Any] = []
+    opened = 0
+    original_create_connection = loop.create_connection
+
+    async def counting_create_connection(*args: Any, **kwargs: Any) -> Any:
+        nonlocal opened
+        transport, protocol = await original_create_connection(*args, **kwargs)
+        opened += 1
+        transports.append(transport)
+        return transport, protocol
+
+    loop.create_connection = counting_create_connection  # type: ignore[method-assign]
+    connection = json.loads(os.environ["AIRFLOW_CONN_OOS_DEFAULT"])
+
+    gc.collect()
+    baseline_kb = _rss_kb()
+    started = time.time()
+    cpu_started = time.process_time()
+    events: list[list[Any]] = []
+    run_of: Callable[[str], AsyncIterator[Any]]
+    if variant == "pooled":
+        triggers = [OosExecutionTrigger(i, "oos_default", poll_interval, None, "wait") for i in ids]
+        by_id = {t.execution_id: t for t in triggers}
+        run_of = lambda execution_id: by_id[execution_id].run()  # noqa: E731
+    else:
+        naive = {i: NaiveTrigger(i, connection, poll_interval) for i in ids}
+        run_of = lambda execution_id: naive[execution_id].run()  # noqa: E731
+
+    async def consume(execution_id: str) -> None:
+        generator = run_of(execution_id)
+        async for event in generator:
+            received = time.time()
+            payload = getattr(event, "payload", event)
+            execution = payload.get("execution") or {}
+            events.append([execution_id, payload.get("status"), received, execution.get("finishedTimestamp")])
+            break
+        await generator.aclose()  # type: ignore[attr-defined]
+
+    peak_kb = baseline_kb
+    peak_open = 0
+
+    async def sample() -> None:
+        nonlocal peak_kb, peak_open, transports
+        while True:
+            peak_kb = max(peak_kb, _rss_kb())
+            transports = [t for t in transports if not t.is_closing()]
+            peak_open = max(peak_open, len(transports))
+            await asyncio.sleep(0.5)
+
+    sampler = asyncio.create_task(sample())
+    waits = [asyncio.create_task(consume(i)) for i in ids]
+    done, pending = await asyncio.wait(waits, timeout=give_up_after)
+    for task in pending:
+        task.cancel()
+    cpu_seconds = time.process_time() - cpu_started
+    wall = time.time() - started
+    sampler.cancel()
+    peak_kb = max(peak_kb, _rss_kb())
+    if variant == "pooled":
+        await close_all_sessions()
+    errors = sum(t.errors for t in naive.values()) if variant == "naive" else 0
+    return {
+        "baseline_kb": baseline_kb,
+        "peak_kb": peak_kb,
+        "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "cpu_seconds": cpu_seconds,
+        "wall_seconds": wall,
+        "started": started,
+        "connections_opened": opened,
+        "peak_open_connections": peak_open,
+        "events": events,
+        "undetected": len(pending),
+        "client_errors": errors,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--ids", required=True, help="JSON list of ids; waited for (written by the parent)")
+    parser.add_argument("--ready", required=True, help="touched once imports are done")
+    parser.add_argument("--variant", choices=VARIANTS, required=True)
+    parser.add_argument("--poll", type=float, required=True)
+    parser.add_argument("--give-up-after", type=float, required=True)
+    args = parser.parse_args()
+    # Import what a running triggerer already has loaded, then let the parent create the executions:
+    # the finish window opens right after, whatever the (slow) Airflow import took.
+    import aiohttp  # noqa: F401
+
+    import airflow_provider_oos.hooks.oos
+    import airflow_provider_oos.triggers.oos  # noqa: F401
+
+    Path(args.ready).touch()
+    ids_path = Path(args.ids)
+    while not ids_path.exists():
+        time.sleep(0.05)
+    ids = json.loads(ids_path.read_text())
+    result = asyncio.run(_wait_all(ids, args.variant, args.poll, args.give_up_after))
+    Path(args.out).write_text(json.dumps(result))
+
+
+# --- the parent: orchestration and figures ----------------------------------------------------------
+
+
+def measure(server: Emulator, count: int, time_scale: float, variant: str) -> dict[str, Any]:
+    poll = BASE_POLL_SECONDS * time_scale
+    window = 2 * poll  # finishes spread over two poll intervals: every wait polls a few times
+    give_up = count / CREATE_RATE_GUESS + window + 4 * poll + 60
+    server.admin("POST", "reset")
+    workdir = Path(tempfile.mkdtemp(prefix="oos-bench-wait-"))
+    ids_path, ready_path = workdir / "ids.json", workdir / "ready"
+    child = Child(
+        __name__,
+        [
+            "--ids",
+            str(ids_path),
+            "--ready",
+            str(ready_path),
+            "--variant",
+            variant,
+            "--poll",
+            str(poll),
+            "--give-up-after",
+            str(give_up),
+        ],
+        env={"AIRFLOW_CONN_OOS_DEFAULT": conn_json(server.url)},
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while not ready_path.exists():
+            if child.process.poll() is not None or time.monotonic() > deadline:
+                return child.result(timeout=1)  # raises with the child's log
+            time.sleep(0.1)
+        ids, window_start = create_executions(server, count, time_scale, window)
+        calls_before = server.get_calls()
+        emulator_cpu_before = server.cpu_seconds()
+        (workdir / "ids.tmp").write_text(json.dumps(ids))
+        (workdir / "ids.tmp").rename(ids_path)  # atomic: the child never reads half a file
+        result: dict[str, Any] = child.result(timeout=give_up + 300)
+    except BaseException:
+        child.kill()
+        raise
+    finally:
+        for path in workdir.iterdir():
+            path.unlink()
+        workdir.rmdir()
+    polls = server.get_calls() - calls_before
+    result.update(
+        count=count,
+        variant=variant,
+        poll_interval=poll,
+        time_scale=time_scale,
+        polls=polls,
+        emulator_cpu_seconds=server.cpu_seconds() - emulator_cpu_before,
+        window_start=window_start,
+    )
+    return result
+
+
+def summarize(result: dict[str, Any]) -> dict[str, Any]:
+    count = result["count"]
+    latencies = [
+        received - finished_ms / 1000
+        for _, status, received, finished_ms in result["events"]
+        if finished_ms is not None and finished_ms / 1000 >= result["started"]
+    ]
+    polls = max(result["polls"], 1)
+    return {
+        "count": count,
+        "variant": result["variant"],
+        "poll_interval": result["poll_interval"],
+        "kb_per_wait": (result["peak_kb"] - result["baseline_kb"]) / count,
+        "cpu_ms_per_poll": result["cpu_seconds"] / polls * 1000,
+        "polls": result["polls"],
+        "polls_per_wait": result["polls"] / count,
+        "connections_opened": result["connections_opened"],
+        "peak_open_connections": result["peak_open_connections"],
+        "latency_p50": percentile(latencies, 0.5) if latencies else float("nan"),
+        "latency_p99": percentile(latencies, 0.99) if latencies else float("nan"),
+        "latency_samples": len(latencies),
+        "events": len(result["events"]),
+        "successes": sum(1 for event in result["events"] if event[1] == "success"),
+        "undetected": result["undetected"],
+        "client_errors": result["client_errors"],
+        "wall_seconds": result["wall_seconds"],
+        "emulator_cpu_ms_per_poll": result["emulator_cpu_seconds"] / polls * 1000,
+    }
+
+
+def run(smoke: bool = False, sizes: tuple[tuple[int, float], ...] | None = None) -> Section:
+    sizes = sizes or (SMOKE_SIZES if smoke else FULL_SIZES)
+    summaries: list[dict[str, Any]] = []
+    for count, time_scale in sizes:
+        with emulator(time_scale=time_scale) as server:
+            for variant in VARIANTS:
+                print(f"  waiting: N={count:,} {variant} ...", file=sys.stderr, flush=True)
+                summaries.append(summarize(measure(server, count, time_scale, variant)))
+    section = Section(
+        title="Waiting at scale (deferrable trigger)",
+        method=(
+            "N executions finish evenly spread over two poll intervals; N waits run as tasks of ONE "
+            "asyncio loop in a fresh interpreter; poll interval = 30 s x the emulator's time scale "
+            f"({', '.join(f'N={c:,}: x{s:g}' for c, s in sizes)}), so both sizes ask ~{sizes[-1][0] / (BASE_POLL_SECONDS * sizes[-1][1]):.0f} "
+            "polls/s of the emulator (separate process). Memory = peak RSS during the waits minus RSS "
+            "just before the triggers were built, over N; CPU per poll = the waiting process's CPU "
+            "time over the GET calls the emulator counted; connections = new TCP connections made by "
+            "the loop; latency = event received minus the execution's `finishedTimestamp`."
+        ),
+        headers=[
+            "N",
+            "trigger",
+            "poll s",
+            "KB/wait",
+            "CPU ms/poll",
+            "polls/wait",
+            "TCP opened (peak open)",
+            "latency p50 / p99 s",
+            "events ok / N",
+        ],
+        data={"summaries": summaries},
+    )
+    for s in summaries:
+        section.rows.append(
+            [
+                f"{s['count']:,}",
+                "OosExecutionTrigger (pooled)" if s["variant"] == "pooled" else "new ClientSession per poll",
+                fmt(s["poll_interval"], 1),
+                fmt(s["kb_per_wait"], 1),
+                fmt(s["cpu_ms_per_poll"], 3),
+                fmt(s["polls_per_wait"], 1),
+                f"{s['connections_opened']:,} ({s['peak_open_connections']:,})",
+                f"{fmt(s['latency_p50'])} / {fmt(s['latency_p99'])}",
+                f"{s['successes']:,} / {s['count']:,}",
+            ]
+        )
+    pooled = [s for s in summaries if s["variant"] == "pooled"]
+    largest = max(pooled, key=lambda s: s["count"])
+    naive_largest = next(s for s in summaries if s["variant"] == "naive" and s["count"] == largest["count"])
+    limit = largest["poll_interval"] + TARGET_LATENCY_SLACK
+    bounded = (
+        largest["peak_open_connections"] <= POOL_LIMIT and largest["connections_opened"] <= POOL_LIMIT * 3
+    )
+    section.checks = [
+        Check(
+            f"{largest['count']:,} waits: < {TARGET_KB_PER_WAIT:g} KB per wait",
+            f"{fmt(largest['kb_per_wait'], 1)} KB",
+            largest["kb_per_wait"] < TARGET_KB_PER_WAIT,
+        ),
+        Check(
+            f"< {TARGET_CPU_MS_PER_POLL:g} ms CPU per poll",
+            f"{fmt(largest['cpu_ms_per_poll'], 3)} ms (naive: {fmt(naive_largest['cpu_ms_per_poll'], 3)} ms)",
+            largest["cpu_ms_per_poll"] < TARGET_CPU_MS_PER_POLL,
+        ),
+        Check(
+            f"TCP connections bounded by the pool ({POOL_LIMIT}), not by N",
+            f"{largest['connections_opened']:,} opened, {largest['peak_open_connections']:,} open at peak "
+            f"(naive: {naive_largest['connections_opened']:,} opened)",
+            bounded,
+        ),
+        Check(
+            f"p99 detection latency <= poll interval + {TARGET_LATENCY_SLACK:g} s ({fmt(limit, 1)} s)",
+            f"{fmt(largest['latency_p99'])} s (p50 {fmt(largest['latency_p50'])} s)",
+            largest["latency_p99"] <= limit,
+        ),
+        Check(
+            "every wait ends with its event",
+            f"{sum(s['successes'] for s in pooled):,} / {sum(s['count'] for s in pooled):,} (pooled)",
+            all(s["successes"] == s["count"] for s in pooled),
+        ),
+    ]
+    for check in section.checks:
+        if check.met is False:
+            section.notes.append(
+                f"Waiting: missed '{check.target}' ({check.measured}); see the analysis below."
+            )
+    return section
+
+
+if __name__ == "__main__":
+    main()
