@@ -185,7 +185,7 @@ class Child:
         self.dir = Path(self._tmp.name)
         self.out = self.dir / "result.json"
         self.log_path = Path(tempfile.gettempdir()) / f"oos-bench-{module.rsplit('.', 1)[-1]}.log"
-        self._log = open(self.log_path, "w")
+        self._log = open(self.log_path, "w")  # noqa: SIM115 - lives as long as the child
         self.process = subprocess.Popen(
             [sys.executable, "-m", module, "--out", str(self.out), *args],
             cwd=REPO,

@@ -52,7 +52,8 @@ def _floor() -> Callable[[], object]:
     secret = SK.encode()
     prefix = f"bce-auth-v1/{AK}/{DATE}/1800".encode()
     canonical = (
-        f"GET\n{PATH}\nid={EXECUTION_ID}\nhost:{HOST.replace(':', '%3A')}\nx-bce-date:{DATE.replace(':', '%3A')}"
+        f"GET\n{PATH}\nid={EXECUTION_ID}\n"
+        f"host:{HOST.replace(':', '%3A')}\nx-bce-date:{DATE.replace(':', '%3A')}"
     ).encode()
 
     def two_hmacs() -> str:

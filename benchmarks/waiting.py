@@ -220,7 +220,7 @@ async def _wait_all(
 
     sampler = asyncio.create_task(sample())
     waits = [asyncio.create_task(consume(i)) for i in ids]
-    done, pending = await asyncio.wait(waits, timeout=give_up_after)
+    _, pending = await asyncio.wait(waits, timeout=give_up_after)
     for task in pending:
         task.cancel()
     cpu_seconds = time.process_time() - cpu_started
@@ -366,12 +366,14 @@ def run(smoke: bool = False, sizes: tuple[tuple[int, float], ...] | None = None)
             for variant in VARIANTS:
                 print(f"  waiting: N={count:,} {variant} ...", file=sys.stderr, flush=True)
                 summaries.append(summarize(measure(server, count, time_scale, variant)))
+    scales = ", ".join(f"N={count:,}: x{scale:g}" for count, scale in sizes)
+    rate = sizes[-1][0] / (BASE_POLL_SECONDS * sizes[-1][1])
     section = Section(
         title="Waiting at scale (deferrable trigger)",
         method=(
             "N executions finish evenly spread over two poll intervals; N waits run as tasks of ONE "
             "asyncio loop in a fresh interpreter; poll interval = 30 s x the emulator's time scale "
-            f"({', '.join(f'N={c:,}: x{s:g}' for c, s in sizes)}), so both sizes ask ~{sizes[-1][0] / (BASE_POLL_SECONDS * sizes[-1][1]):.0f} "
+            f"({scales}), so every size asks ~{rate:.0f} "
             "polls/s of the emulator (separate process). Memory = peak RSS during the waits minus RSS "
             "just before the triggers were built, over N; CPU per poll = the waiting process's CPU "
             "time over the GET calls the emulator counted; connections = new TCP connections made by "
