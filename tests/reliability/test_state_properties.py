@@ -90,7 +90,11 @@ def test_every_state_is_classified_exactly_once(state: str | None) -> None:
 
 names = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=0x2FFF), min_size=1, max_size=12)
 json_leaf = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**53), 2**53), names, st.floats(allow_nan=False, allow_infinity=False)
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**53), 2**53),
+    names,
+    st.floats(allow_nan=False, allow_infinity=False),
 )
 json_value = st.recursive(
     json_leaf,
@@ -99,7 +103,8 @@ json_value = st.recursive(
 )
 epoch_ms = st.integers(0, 2**42)
 # Fields the service may add that our models do not know: they must be kept.
-unknown_fields = st.dictionaries(st.sampled_from(["zoneHint", "ownerUid", "x_extra", "costCenter"]), json_value)
+EXTRA_NAMES = ["zoneHint", "ownerUid", "x_extra", "costCenter"]
+unknown_fields = st.dictionaries(st.sampled_from(EXTRA_NAMES), json_value)
 
 
 def step_json() -> st.SearchStrategy[dict[str, Any]]:
