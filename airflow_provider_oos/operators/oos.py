@@ -572,9 +572,12 @@ class OosUpsertTemplateOperator(BaseOperator):
     def execute(self, context: Context) -> str:
         from airflow_provider_oos.exceptions import OosNotFoundError
 
-        desired = normalize_template(self.template)
+        # Matched by name: an id in the input (e.g. a template exported from the console) is ignored.
+        wanted = {
+            key: value for key, value in normalize_template(self.template).to_api().items() if key != "id"
+        }
+        desired = Template.model_validate(wanted)
         assert desired.name is not None  # checked by normalize_template
-        desired.id = None
         try:
             existing = self.hook.get_template(desired.name)
         except OosNotFoundError:
@@ -583,7 +586,7 @@ class OosUpsertTemplateOperator(BaseOperator):
             return template_id
         if existing.id is None:
             raise ValueError(f"OOS returned template {desired.name!r} without an id; cannot update it.")
-        if _is_subset(desired.to_api(), existing.to_api()):
+        if _is_subset(wanted, existing.to_api()):
             self.log.info("OOS template %r (%s) is up to date; nothing to do.", desired.name, existing.id)
             return existing.id
         desired.id = existing.id
