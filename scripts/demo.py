@@ -167,10 +167,17 @@ def list_executions(emulator_url: str) -> list[dict[str, Any]]:
     return list(items)
 
 
+def step_seconds(task: dict[str, Any]) -> str:
+    """How long a step ran: from its first log line (it started) to its finish."""
+    stamps = [entry["timestamp"] for entry in task.get("log") or [] if entry.get("timestamp")]
+    started = min(stamps, default=None)
+    return seconds_between(started or task.get("createdTimestamp"), task.get("finishedTimestamp"))
+
+
 def seconds_between(start_ms: int | None, end_ms: int | None) -> str:
     if not start_ms or not end_ms:
-        return "   -  "
-    return f"{(end_ms - start_ms) / 1000:5.1f}s"
+        return "-"
+    return f"{(end_ms - start_ms) / 1000:.1f}s"
 
 
 def print_summary(emulator_url: str) -> bool:
@@ -181,12 +188,13 @@ def print_summary(emulator_url: str) -> bool:
         return False
     for execution in executions:
         took = seconds_between(execution.get("createdTimestamp"), execution.get("finishedTimestamp"))
-        print(f"\n  execution {execution['id']}  state {execution.get('state')}  took {took.strip()}")
+        tags = ", ".join(f"{tag['key']}={tag.get('value')}" for tag in execution.get("tags") or [])
+        print(f"\n  execution {execution['id']}: {execution.get('state')} in {took}")
+        print(f"  tags: {tags or '-'}")
         for task in execution.get("tasks") or []:
-            step = (task.get("operator") or {}).get("name", task.get("id"))
-            action = (task.get("operator") or {}).get("operator", "?")
-            took = seconds_between(task.get("createdTimestamp"), task.get("finishedTimestamp"))
-            print(f"    {step:<18} {action:<28} {task.get('state', '?'):<10} {took}")
+            operator = task.get("operator") or {}
+            step, action = operator.get("name", task.get("id")), operator.get("operator", "?")
+            print(f"    {step:<18} {action:<28} {task.get('state', '?'):<10} {step_seconds(task):>6}")
     print()
     return all(execution.get("state") == "SUCCESS" for execution in executions)
 
