@@ -21,6 +21,9 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from airflow_provider_oos.auth import sign
 
 API = "/api/logic/oos"
+# Distinctive secrets for the hook tests: any log line or message containing one is a leak.
+SECRET_KEY = "SK-never-log-me-7f3a9c"
+SESSION_TOKEN = "STS-never-log-me-b41e2d"
 
 
 @dataclass
@@ -75,7 +78,7 @@ class ScriptedOosServer:
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,), daemon=True)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -130,18 +133,20 @@ class ScriptedOosServer:
 
     def _verify(
         self, method: str, path: str, query: dict[str, str], headers: dict[str, str]
-    ) -> tuple[bool, list[str]]:
-        auth = headers.get("authorization", "")
-        parts = auth.split("/")
-        if len(parts) != 6 or parts[0] != "bce-auth-v1" or parts[1] != self.access_key:
-            return False, []
+    ) -> tuple[str | None, list[str]]:
+        """Check the signature as the service would: None when fine, else the BCE error code."""
+        parts = headers.get("authorization", "").split("/")
+        if len(parts) != 6 or parts[0] != "bce-auth-v1":
+            return "InvalidHTTPAuthHeader", []
+        if parts[1] != self.access_key:
+            return "InvalidAccessKeyId", []
         timestamp, signed = parts[2], [name for name in parts[4].split(";") if name]
         if headers.get("x-bce-date") != timestamp:
-            return False, signed
+            return "SignatureDoesNotMatch", signed
         if self.session_token is not None and (
             headers.get("x-bce-security-token") != self.session_token or "x-bce-security-token" not in signed
         ):
-            return False, signed
+            return "InvalidSessionToken", signed
         epoch = calendar.timegm(time.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ"))
         expected = sign(
             self.access_key,
@@ -150,11 +155,11 @@ class ScriptedOosServer:
             path,
             query,
             {name: headers.get(name, "") for name in signed} if signed else headers,
-            int(epoch),
+            epoch,
             int(parts[3]),
             headers_to_sign=signed or None,
         )
-        return expected == auth, signed
+        return (None if expected == "/".join(parts) else "SignatureDoesNotMatch"), signed
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -173,14 +178,15 @@ class ScriptedOosServer:
                 headers = {name.lower(): value for name, value in self.headers.items()}
                 length = int(headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length else b""
-                ok, signed = server._verify(self.command, path, query, headers)
+                auth_error, signed = server._verify(self.command, path, query, headers)
+                ok = auth_error is None
                 with server._lock:
                     server.requests.append(
                         Recorded(self.command, path, query, headers, body, self.client_address[1], ok, signed)
                     )
                 reply = server._next_reply(self.command, path)
-                if not ok and reply.status < 400:
-                    reply = Reply.bce_error(403, "SignatureDoesNotMatch", "signature check failed")
+                if auth_error is not None and reply.status < 400:
+                    reply = Reply.bce_error(403, auth_error, f"authentication failed: {auth_error}")
                 if reply.delay:
                     time.sleep(reply.delay)
                 if reply.drop:
