@@ -52,7 +52,6 @@ TARGET_CPU_MS_PER_POLL = 1.0
 TARGET_LATENCY_SLACK = 1.0  # p99 detection latency within poll interval + 1 s
 POOL_LIMIT = 100  # OosAsyncHook's TCPConnector(limit=100)
 VARIANTS = ("pooled", "naive")
-CREATE_RATE_GUESS = 300.0  # executions/s the parent creates (measured 300-800 here); sets the window
 
 
 def _template(sleep_seconds: float) -> dict[str, Any]:
@@ -72,47 +71,57 @@ def _template(sleep_seconds: float) -> dict[str, Any]:
     }
 
 
-async def _create_all(
-    url: str, count: int, time_scale: float, window_start: float, window: float
-) -> list[str]:
-    """Create `count` executions finishing at window_start + window * i / count (epoch seconds)."""
+async def _create_all(url: str, count: int, time_scale: float, window: float) -> tuple[list[str], float]:
+    """Create `count` executions finishing at window_start + window * i / count (epoch seconds).
+
+    The window opens once all are created and every wait has started (starts are spread over one
+    poll interval), so the creation rate is measured first on a few throw-away executions.
+    """
     import aiohttp
 
     from airflow_provider_oos.auth import BceCredentials, signed_headers
 
     credentials = BceCredentials(ACCESS_KEY, SECRET_KEY)
     endpoint = f"{url}/api/logic/oos/v2/execution"
+    poll = BASE_POLL_SECONDS * time_scale
+
+    async def create(session: aiohttp.ClientSession, simulated_seconds: float, index: int) -> str:
+        template = _template(simulated_seconds)
+        body = json.dumps({"template": template, "description": f"bench wait {index}"})
+        headers = signed_headers(credentials, "POST", endpoint)
+        headers["Content-Type"] = "application/json;charset=utf-8"
+        async with session.post(endpoint, data=body, headers=headers) as response:
+            answer = await response.json(content_type=None)
+        if not answer.get("success"):
+            raise RuntimeError(f"create execution failed: {answer}")
+        return str(answer["result"]["id"])
+
     ids: list[str] = [""] * count
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for index in range(count):
-        queue.put_nowait(index)
-
-    async def worker(session: aiohttp.ClientSession) -> None:
-        while not queue.empty():
-            index = queue.get_nowait()
-            finish_at = window_start + window * index / count
-            simulated = max(0.0, finish_at - time.time()) / time_scale
-            body = json.dumps({"template": _template(simulated), "description": f"bench wait {index}"})
-            headers = signed_headers(credentials, "POST", endpoint)
-            headers["Content-Type"] = "application/json;charset=utf-8"
-            async with session.post(endpoint, data=body, headers=headers) as response:
-                answer = await response.json(content_type=None)
-            if not answer.get("success"):
-                raise RuntimeError(f"create execution failed: {answer}")
-            ids[index] = answer["result"]["id"]
-
     async with aiohttp.ClientSession() as session:
-        await asyncio.gather(*(worker(session) for _ in range(16)))
-    return ids
+        calibration = min(64, count)
+        started = time.time()
+        await asyncio.gather(*(create(session, 0, -1) for _ in range(calibration)))
+        rate = calibration / (time.time() - started)
+        window_start = time.time() + 1.5 * count / rate + poll + 2.0
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for index in range(count):
+            queue.put_nowait(index)
+
+        async def worker() -> None:
+            while not queue.empty():
+                index = queue.get_nowait()
+                finish_at = window_start + window * index / count
+                ids[index] = await create(session, max(0.0, finish_at - time.time()) / time_scale, index)
+
+        await asyncio.gather(*(worker() for _ in range(16)))
+    return ids, window_start
 
 
 def create_executions(
     server: Emulator, count: int, time_scale: float, window: float
 ) -> tuple[list[str], float]:
     """Returns the ids and the epoch second at which the finish window opens."""
-    window_start = time.time() + count / CREATE_RATE_GUESS + 2.0
-    ids = asyncio.run(_create_all(server.url, count, time_scale, window_start, window))
-    return ids, window_start
+    return asyncio.run(_create_all(server.url, count, time_scale, window))
 
 
 # --- the waiting process ---------------------------------------------------------------------------
@@ -160,9 +169,7 @@ class NaiveTrigger:
             await asyncio.sleep(self.poll_interval)
 
 
-async def _wait_all(
-    ids: list[str], variant: str, poll_interval: float, give_up_after: float
-) -> dict[str, Any]:
+async def _wait_all(ids: list[str], variant: str, poll_interval: float, give_up_at: float) -> dict[str, Any]:
     import aiohttp  # noqa: F401 - imported before the baseline, as a triggerer has it loaded
 
     from airflow_provider_oos.hooks.oos import close_all_sessions
@@ -197,7 +204,10 @@ async def _wait_all(
         naive = {i: NaiveTrigger(i, connection, poll_interval) for i in ids}
         run_of = lambda execution_id: naive[execution_id].run()  # noqa: E731
 
-    async def consume(execution_id: str) -> None:
+    async def consume(index: int, execution_id: str) -> None:
+        # A triggerer receives deferred tasks over time, not all in one instant: spread the starts
+        # over one poll interval (also what keeps N first polls from landing in one burst).
+        await asyncio.sleep(poll_interval * index / len(ids))
         generator = run_of(execution_id)
         async for event in generator:
             received = time.time()
@@ -219,8 +229,8 @@ async def _wait_all(
             await asyncio.sleep(0.5)
 
     sampler = asyncio.create_task(sample())
-    waits = [asyncio.create_task(consume(i)) for i in ids]
-    _, pending = await asyncio.wait(waits, timeout=give_up_after)
+    waits = [asyncio.create_task(consume(index, i)) for index, i in enumerate(ids)]
+    _, pending = await asyncio.wait(waits, timeout=max(1.0, give_up_at - time.time()))
     for task in pending:
         task.cancel()
     cpu_seconds = time.process_time() - cpu_started
@@ -248,11 +258,10 @@ async def _wait_all(
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", required=True)
-    parser.add_argument("--ids", required=True, help="JSON list of ids; waited for (written by the parent)")
+    parser.add_argument("--ids", required=True, help='{"ids": [...], "give_up_at": epoch}, from the parent')
     parser.add_argument("--ready", required=True, help="touched once imports are done")
     parser.add_argument("--variant", choices=VARIANTS, required=True)
     parser.add_argument("--poll", type=float, required=True)
-    parser.add_argument("--give-up-after", type=float, required=True)
     args = parser.parse_args()
     # Import what a running triggerer already has loaded, then let the parent create the executions:
     # the finish window opens right after, whatever the (slow) Airflow import took.
@@ -265,8 +274,8 @@ def main() -> None:
     ids_path = Path(args.ids)
     while not ids_path.exists():
         time.sleep(0.05)
-    ids = json.loads(ids_path.read_text())
-    result = asyncio.run(_wait_all(ids, args.variant, args.poll, args.give_up_after))
+    plan = json.loads(ids_path.read_text())
+    result = asyncio.run(_wait_all(plan["ids"], args.variant, args.poll, plan["give_up_at"]))
     Path(args.out).write_text(json.dumps(result))
 
 
@@ -276,7 +285,6 @@ def main() -> None:
 def measure(server: Emulator, count: int, time_scale: float, variant: str) -> dict[str, Any]:
     poll = BASE_POLL_SECONDS * time_scale
     window = 2 * poll  # finishes spread over two poll intervals: every wait polls a few times
-    give_up = count / CREATE_RATE_GUESS + window + 4 * poll + 60
     server.admin("POST", "reset")
     workdir = Path(tempfile.mkdtemp(prefix="oos-bench-wait-"))
     ids_path, ready_path = workdir / "ids.json", workdir / "ready"
@@ -291,8 +299,6 @@ def measure(server: Emulator, count: int, time_scale: float, variant: str) -> di
             variant,
             "--poll",
             str(poll),
-            "--give-up-after",
-            str(give_up),
         ],
         env={"AIRFLOW_CONN_OOS_DEFAULT": conn_json(server.url)},
     )
@@ -305,9 +311,10 @@ def measure(server: Emulator, count: int, time_scale: float, variant: str) -> di
         ids, window_start = create_executions(server, count, time_scale, window)
         calls_before = server.get_calls()
         emulator_cpu_before = server.cpu_seconds()
-        (workdir / "ids.tmp").write_text(json.dumps(ids))
+        give_up_at = window_start + window + 4 * poll + 60
+        (workdir / "ids.tmp").write_text(json.dumps({"ids": ids, "give_up_at": give_up_at}))
         (workdir / "ids.tmp").rename(ids_path)  # atomic: the child never reads half a file
-        result: dict[str, Any] = child.result(timeout=give_up + 300)
+        result: dict[str, Any] = child.result(timeout=give_up_at - time.time() + 300)
     except BaseException:
         child.kill()
         raise
