@@ -101,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     figures = run(seconds, clients)
     print(
         f"emulator signed GET execution: {figures['requests_per_second']} requests/s "
-        f"({figures['requests']} requests, {figures['errors']} errors, {figures['clients']} keep-alive clients, "
+        f"({figures['requests']} requests, {figures['errors']} errors, "
+        f"{figures['clients']} keep-alive clients, "
         f"{figures['seconds']} s), p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms "
         f"(target >= {TARGET_REQUESTS_PER_SECOND}/s)"
     )

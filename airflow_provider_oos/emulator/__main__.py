@@ -7,6 +7,7 @@ stops cleanly on SIGINT/SIGTERM (uvicorn's handlers), committing the SQLite file
 from __future__ import annotations
 
 import argparse
+import signal
 import socket
 import sys
 from collections.abc import Sequence
@@ -63,6 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # inherited by accepted sockets
     try:
         sock.bind((args.host, args.port))
     except OSError as error:
@@ -82,12 +84,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         log_level="warning",
         access_log=False,
         http="httptools",
-        loop="asyncio",
+        loop="auto",  # uvloop when installed
         lifespan="on",
         timeout_keep_alive=30,
     )
     server = Server(config)
     emulator.connections = lambda: _connections(server)
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the handler that
+    # was installed before it; a no-op one there makes a clean stop exit with status 0.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: None)
     server.run(sockets=[sock])
     return 0
 

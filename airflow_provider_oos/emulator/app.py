@@ -31,6 +31,7 @@ from airflow_provider_oos.emulator.templates import (
 )
 
 OOS_PREFIX = "/api/logic/oos"
+EXECUTION_PATH = OOS_PREFIX + "/v2/execution"
 JSON_TYPE = "application/json;charset=utf-8"
 REQUEST_ID_HEADER = "x-bce-request-id"
 _SORT_FIELDS = ("createTime", "updateTime", "name")
@@ -143,19 +144,20 @@ class Gateway:
         headers = {
             name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]
         }
+        query = parse_query(scope["query_string"])
         try:
-            verify(self.emulator.config.keys, method, path, parse_query(scope["query_string"]), headers)
+            verify(self.emulator.config.keys, method, path, query, headers)
         except AuthRejected as rejected:
             await _send_bce_error(send_with_id, rejected.status, rejected.code, rejected.message, request_id)
             return
         if outcome is None:
-            await self.app(scope, receive, send_with_id)
+            await self._handle(scope, receive, send_with_id, query)
             return
 
         async def discard(message: Message) -> None:
             return None
 
-        await self.app(scope, receive, discard)  # the call takes effect; its answer is lost
+        await self._handle(scope, receive, discard, query)  # the call takes effect; its answer is lost
         if outcome == "500":
             await _send_bce_error(
                 send_with_id,
@@ -166,6 +168,37 @@ class Gateway:
             )
             return
         await self._drop(scope)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send, query: dict[str, str]) -> None:
+        if scope["method"] == "GET" and scope["path"] == EXECUTION_PATH:
+            await self._get_execution(query, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _get_execution(self, query: dict[str, str], send: Send) -> None:
+        """GET execution, served here rather than through FastAPI: polling is the hot path."""
+        execution_id = query.get("id")
+        answer = self.emulator.store.execution_answer(execution_id) if execution_id else None
+        status = 200
+        if answer is None:
+            status = 404 if execution_id else 400
+            message = (
+                f"execution {execution_id} not found"
+                if execution_id
+                else "query parameter id (the execution id) is required"
+            )
+            answer = dumps({"success": False, "msg": message, "code": status, "result": None}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", JSON_TYPE.encode()),
+                    (b"content-length", str(len(answer)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": answer})
 
     async def _drop(self, scope: Scope) -> None:
         """Close the client's connection without an answer."""
@@ -386,16 +419,6 @@ def oos_router(emulator: Emulator) -> APIRouter:
             store.save_execution(ExecutionRecord(execution, runtime))
         emulator.engine.poke()
         return envelope({"id": execution["id"]})
-
-    @router.get("/v2/execution")
-    async def get_execution(request: Request) -> Response:
-        execution_id = request.query_params.get("id")
-        if not execution_id:
-            raise ApiError(400, "query parameter id (the execution id) is required")
-        answer = store.execution_answer(execution_id)
-        if answer is None:
-            raise ApiError(404, f"execution {execution_id} not found")
-        return Response(content=answer, media_type=JSON_TYPE)
 
     return router
 

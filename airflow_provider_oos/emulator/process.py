@@ -1,0 +1,203 @@
+"""Run the OOS emulator CLI as a subprocess and talk to its admin API (used by tests and benchmarks).
+
+Cheap to import: no FastAPI/uvicorn, and `requests` only once the admin API is called.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+from urllib.parse import quote
+
+from airflow_provider_oos.emulator import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, READY_LINE_PREFIX
+
+DEFAULT_TEST_TIME_SCALE = 0.02
+_START_TIMEOUT_SECONDS = 60
+
+
+class EmulatorHandle:
+    """A running emulator process: where it is, its keys, and the admin API."""
+
+    def __init__(
+        self,
+        *,
+        time_scale: float = DEFAULT_TEST_TIME_SCALE,
+        db_path: str | os.PathLike[str] | None = None,
+        session_token: str | None = None,
+        instances: list[str] | None = None,
+        access_key: str = DEFAULT_ACCESS_KEY,
+        secret_key: str = DEFAULT_SECRET_KEY,
+        port: int = 0,
+    ) -> None:
+        self.time_scale = time_scale
+        self.db_path = str(db_path) if db_path is not None else None
+        self.session_token = session_token
+        self.instances = list(instances or [])
+        self.access_key = access_key
+        self.secret_key = secret_key
+        self.port = port
+        self.url = ""
+        self.process: subprocess.Popen[str] | None = None
+        self._session: Any = None
+        self._output: list[str] = []
+
+    def __repr__(self) -> str:  # the secret key and token stay out of test reports
+        return f"EmulatorHandle(url={self.url!r}, access_key={self.access_key!r})"
+
+    # --- process ------------------------------------------------------------------------------
+    def command(self) -> list[str]:
+        cmd = [
+            sys.executable,
+            "-m",
+            "airflow_provider_oos.emulator",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--access-key",
+            self.access_key,
+            "--secret-key",
+            self.secret_key,
+            "--time-scale",
+            str(self.time_scale),
+        ]
+        if self.db_path:
+            cmd += ["--db", self.db_path]
+        if self.session_token:
+            cmd += ["--session-token", self.session_token]
+        if self.instances:
+            cmd += ["--instances", ",".join(self.instances)]
+        return cmd
+
+    def start(self) -> EmulatorHandle:
+        process = subprocess.Popen(
+            self.command(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+        )
+        self.process = process
+        deadline = time.monotonic() + _START_TIMEOUT_SECONDS
+        assert process.stdout is not None
+        while True:
+            line = process.stdout.readline()
+            if not line:
+                raise RuntimeError(f"OOS emulator exited before it was ready:\n{''.join(self._output)}")
+            self._output.append(line)
+            if line.startswith(READY_LINE_PREFIX):
+                self.url = line[len(READY_LINE_PREFIX) :].strip()
+                self.port = int(self.url.rsplit(":", 1)[1])
+                break
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("OOS emulator did not get ready in time")
+        # Keep draining its output so a chatty server never blocks on a full pipe.
+        threading.Thread(target=self._drain, args=(process,), daemon=True).start()
+        return self
+
+    def _drain(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            self._output.append(line)
+            del self._output[:-200]
+
+    def output(self) -> str:
+        """What the server printed (for debugging a failed test)."""
+        return "".join(self._output)
+
+    def stop(self, sig: int = signal.SIGTERM) -> int | None:
+        process, self.process = self.process, None
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+        if process is None:
+            return None
+        if process.poll() is None:
+            process.send_signal(sig)
+            try:
+                return process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                return process.wait()
+        return process.returncode
+
+    def kill(self) -> None:
+        """Stop it abruptly (SIGKILL), as a crash would."""
+        self.stop(signal.SIGKILL)
+
+    def restart(self) -> EmulatorHandle:
+        """Stop and start again on the same port (and the same --db file, if any)."""
+        self.stop()
+        return self.start()
+
+    # --- connection strings -------------------------------------------------------------------
+    @property
+    def conn_uri(self) -> str:
+        """`baidu-oos://AK:SK@127.0.0.1:PORT/?scheme=http` for `AIRFLOW_CONN_…`."""
+        query = "scheme=http"
+        if self.session_token:
+            query += f"&session_token={quote(self.session_token, safe='')}"
+        return (
+            f"baidu-oos://{quote(self.access_key, safe='')}:{quote(self.secret_key, safe='')}"
+            f"@127.0.0.1:{self.port}/?{query}"
+        )
+
+    @property
+    def conn_json(self) -> str:
+        """The same connection as Airflow 3 JSON."""
+        conn: dict[str, Any] = {
+            "conn_type": "baidu_oos",
+            "login": self.access_key,
+            "password": self.secret_key,
+            "host": self.url,
+        }
+        if self.session_token:
+            conn["extra"] = {"session_token": self.session_token}
+        return json.dumps(conn)
+
+    # --- admin API ----------------------------------------------------------------------------
+    def admin(self, method: str, path: str, json: Any = None) -> Any:
+        """Call `/emulator/<path>`; return the decoded JSON, raise on an HTTP error."""
+        import requests  # cheap plugin import: only when a test uses the admin API
+
+        if self._session is None:
+            self._session = requests.Session()
+        path = path if path.startswith("/emulator/") else "/emulator/" + path.lstrip("/")
+        response = self._session.request(method, self.url + path, json=json, timeout=30)
+        if response.status_code >= 400:
+            raise RuntimeError(f"{method} {path}: HTTP {response.status_code}: {response.text}")
+        return response.json()
+
+    def seed_instances(self, ids: list[str], status: str = "Running") -> Any:
+        return self.admin("POST", "instances", {"instanceIds": list(ids), "status": status})
+
+    def instance_states(self) -> dict[str, str]:
+        return {i["instanceId"]: i["status"] for i in self.admin("GET", "instances")["instances"]}
+
+    def executions(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.admin("GET", "executions")["executions"]
+        return result
+
+    def create_calls(self) -> int:
+        return int(self.admin("GET", "stats")["createExecutionCalls"])
+
+    def set_faults(self, **spec: Any) -> Any:
+        """e.g. `set_faults(path="/api/logic/oos/v2/execution", method="GET", error500=0.3)`."""
+        return self.admin("POST", "faults", spec)
+
+    def clear_faults(self) -> Any:
+        return self.admin("DELETE", "faults")
+
+    def reset(self) -> Any:
+        return self.admin("POST", "reset")
+
+
+def start_emulator(**options: Any) -> EmulatorHandle:
+    return EmulatorHandle(**options).start()
