@@ -1,0 +1,106 @@
+"""OosExecutionTrigger: serialization, one event per run, async polling against the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+from oos_task_helpers import FAST_RETRY_EXTRAS, connection_json, run_trigger, shell, template
+
+from airflow_provider_oos.emulator.process import EmulatorHandle
+from airflow_provider_oos.triggers.oos import OosExecutionTrigger
+
+CLASSPATH = "airflow_provider_oos.triggers.oos.OosExecutionTrigger"
+
+
+@pytest.fixture
+def emulator(oos_emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> EmulatorHandle:
+    monkeypatch.setenv("AIRFLOW_CONN_OOS_DEFAULT", connection_json(oos_emulator, **FAST_RETRY_EXTRAS))
+    return oos_emulator
+
+
+def start(*lines: str) -> str:
+    from airflow_provider_oos.hooks.oos import OosHook
+
+    return OosHook().create_execution(template("triggered", shell("work", *lines)))
+
+
+def test_serialize_round_trip_keeps_everything_needed_after_a_restart() -> None:
+    deadline = time.time() + 600
+    trigger = OosExecutionTrigger("d-abc", "oos_prod", 12.5, deadline, "fail")
+    classpath, kwargs = trigger.serialize()
+    assert classpath == CLASSPATH
+    assert kwargs == {
+        "execution_id": "d-abc",
+        "oos_conn_id": "oos_prod",
+        "poll_interval": 12.5,
+        "deadline": deadline,
+        "on_paused": "fail",
+    }
+    json.dumps(kwargs)  # stored in the metadata DB as JSON
+    again = OosExecutionTrigger(**kwargs)
+    assert again.serialize() == (classpath, kwargs)
+    assert "SecretKey" not in repr(again)
+
+
+def test_constructor_rejects_bad_settings() -> None:
+    with pytest.raises(ValueError, match="poll_interval"):
+        OosExecutionTrigger("d-1", poll_interval=0)
+    with pytest.raises(ValueError, match="on_paused"):
+        OosExecutionTrigger("d-1", on_paused="maybe")
+
+
+async def test_yields_exactly_one_success_event(emulator: EmulatorHandle) -> None:
+    execution_id = await asyncio.to_thread(start, "# emulator: sleep 5", "# emulator: output A=1")
+    events = await run_trigger(OosExecutionTrigger(execution_id, poll_interval=0.05))
+    assert len(events) == 1
+    event = events[0]
+    assert event["status"] == "success" and event["state"] == "SUCCESS"
+    assert event["execution_id"] == execution_id and execution_id in event["console_url"]
+    assert event["execution"]["tasks"][0]["outputContext"]["A"] == "1"
+
+
+async def test_deadline_already_passed_reports_timeout_after_one_look(emulator: EmulatorHandle) -> None:
+    execution_id = await asyncio.to_thread(start, "# emulator: sleep 100")
+    events = await run_trigger(OosExecutionTrigger(execution_id, poll_interval=5, deadline=time.time() - 1))
+    assert [(e["status"], e["state"]) for e in events] == [("timeout", "RUNNING")]
+
+
+async def test_missing_execution_is_an_error_event_at_once(emulator: EmulatorHandle) -> None:
+    started = time.monotonic()
+    events = await run_trigger(OosExecutionTrigger("d-doesnotexist", poll_interval=5))
+    assert [e["status"] for e in events] == ["error"]
+    assert "d-doesnotexist" in events[0]["message"]
+    assert time.monotonic() - started < 4  # not retried: a 404 cannot get better
+
+
+async def test_unusable_connection_is_an_error_event(monkeypatch: pytest.MonkeyPatch) -> None:
+    conn = {
+        "conn_type": "baidu_oos",
+        "login": "ak",
+        "password": "sk",
+        "host": "http://127.0.0.1:1",
+        "extra": {"bogus": 1},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_OOS_BROKEN", json.dumps(conn))
+    events = await run_trigger(OosExecutionTrigger("d-1", oos_conn_id="oos_broken", poll_interval=1))
+    assert [e["status"] for e in events] == ["error"]
+    assert "oos_broken" in events[0]["message"] and "sk" not in events[0]["message"].split()
+
+
+async def test_unreachable_service_gives_up_after_bounded_failures(monkeypatch: pytest.MonkeyPatch) -> None:
+    conn = {"conn_type": "baidu_oos", "login": "ak", "password": "sk", "host": "http://127.0.0.1:1"}
+    conn["extra"] = FAST_RETRY_EXTRAS
+    monkeypatch.setenv("AIRFLOW_CONN_OOS_DOWN", json.dumps(conn))
+    events = await run_trigger(OosExecutionTrigger("d-1", oos_conn_id="oos_down", poll_interval=0.01))
+    assert [e["status"] for e in events] == ["error"]
+    assert "5 failed API call(s) in a row" in events[0]["message"]
+
+
+async def test_on_kill_says_execution_keeps_running(capsys: pytest.CaptureFixture[str]) -> None:
+    trigger = OosExecutionTrigger("d-keep", poll_interval=1)
+    await trigger.on_kill()
+    out = capsys.readouterr().out
+    assert "no API to cancel" in out and "d-keep" in out and "keeps running" in out
