@@ -188,7 +188,10 @@ def run_sensor(cell: str, index: int, expect_success: bool, seconds: float) -> R
 
 def start_deferred(cell: str, index: int, expect_success: bool, seconds: float) -> tuple[RunResult, Any, Any]:
     """Run the deferrable operator's `execute()` up to its deferral; return the trigger to await."""
-    from airflow.exceptions import TaskDeferred
+    try:
+        from airflow.sdk.exceptions import TaskDeferred
+    except ImportError:  # Airflow 3.1
+        from airflow.exceptions import TaskDeferred  # type: ignore[no-redef,attr-defined]
 
     from airflow_provider_oos.operators.oos import OosCreateExecutionOperator
 
