@@ -516,12 +516,11 @@ class OosCreateExecutionOperator(_ResumableBase, BaseOperator):  # type: ignore[
         if self._execution_id is None:
             self.log.info("Killed before an OOS execution was created; nothing keeps running.")
             return
-        console_url = self.hook.console_url(self._execution_id)
         self.log.warning(
             "OOS offers no API to cancel an execution: %s keeps running after this task is killed. "
             "Stop it by hand in the console if needed: %s",
             self._execution_id,
-            console_url,
+            self._console_url or f"the OOS console (connection {self.oos_conn_id!r})",
         )
 
 
