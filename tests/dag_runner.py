@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,7 +53,24 @@ class DagTestRun:
         return f"{head}:\n{self.tail()}"
 
 
-def dag_test_env(conn_json: str, poll_seconds: float) -> dict[str, str]:
+def private_metadata_db(workdir: Path) -> dict[str, str]:
+    """A copy of the SQLite metadata DB for one DAG run, so runs in parallel never wait on its lock.
+
+    Returns the env override pointing Airflow at the copy ({} for a server database, shared as is).
+    """
+    from airflow.configuration import conf
+
+    url = conf.get("database", "sql_alchemy_conn")
+    if not url.startswith("sqlite:///"):
+        return {}
+    source = url.removeprefix("sqlite:///").split("?", 1)[0]
+    copy = workdir / "airflow.db"
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(copy)) as dst:
+        src.backup(dst)
+    return {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{copy}"}
+
+
+def dag_test_env(conn_json: str, poll_seconds: float, workdir: Path) -> dict[str, str]:
     """The environment of a DAG run: our AIRFLOW_HOME, the example DAGs, the OOS connection."""
     if not os.environ.get("AIRFLOW_HOME"):
         raise RuntimeError(
@@ -66,39 +85,51 @@ def dag_test_env(conn_json: str, poll_seconds: float) -> dict[str, str]:
             "AIRFLOW__CORE__DAGS_FOLDER": str(EXAMPLE_DAGS),
             "AIRFLOW_CONN_OOS_DEFAULT": conn_json,
             "OOS_EXAMPLE_POLL_SECONDS": str(poll_seconds),
+            **private_metadata_db(workdir),
         }
     )
     return env
 
 
-def run_dag_test(
-    dag_id: str,
-    *,
-    conn_json: str,
-    conf: dict[str, Any] | None = None,
-    poll_seconds: float = 0.5,
-    timeout: float = 150,
-) -> DagTestRun:
-    """`airflow dags test DAG_ID [--conf JSON]`; its exit code is 0 only if the run succeeded."""
-    command = [sys.executable, "-m", "airflow", "dags", "test", dag_id]
-    if conf is not None:
-        command += ["--conf", json.dumps(conf)]
-    started = time.monotonic()
-    try:
-        completed = subprocess.run(
-            command,
-            env=dag_test_env(conn_json, poll_seconds),
-            cwd=REPO,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as expired:
-        output = expired.output if isinstance(expired.output, str) else (expired.output or b"").decode()
-        return DagTestRun(dag_id, -1, output + f"\n[timed out after {timeout:.0f}s]", timeout)
-    return DagTestRun(dag_id, completed.returncode, completed.stdout, time.monotonic() - started)
+class DagTestProcess:
+    """`airflow dags test DAG_ID [--conf JSON]` started in the background; `wait()` gives the result.
+
+    Its exit code is 0 only if the DAG run succeeded. Output goes to a file in `workdir`, so
+    several runs at once never block on a full pipe.
+    """
+
+    def __init__(
+        self,
+        dag_id: str,
+        *,
+        conn_json: str,
+        workdir: Path,
+        conf: dict[str, Any] | None = None,
+        poll_seconds: float = 0.5,
+    ) -> None:
+        self.dag_id = dag_id
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.log_path = workdir / "dags-test.log"
+        command = [sys.executable, "-m", "airflow", "dags", "test", dag_id]
+        if conf is not None:
+            command += ["--conf", json.dumps(conf)]
+        env = dag_test_env(conn_json, poll_seconds, workdir)
+        self.started = time.monotonic()
+        with self.log_path.open("w") as log:
+            self.process = subprocess.Popen(command, env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+
+    def wait(self, timeout: float = 420) -> DagTestRun:
+        remaining = max(1.0, self.started + timeout - time.monotonic())
+        try:
+            code = self.process.wait(timeout=remaining)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            code = -1
+        output = self.log_path.read_text(errors="replace")
+        if code == -1:
+            output += f"\n[timed out after {timeout:.0f}s]"
+        return DagTestRun(self.dag_id, code, output, time.monotonic() - self.started)
 
 
 class OosApi:

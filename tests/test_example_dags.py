@@ -7,13 +7,17 @@ asked what happened: which executions exist, in which state, with which outputs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from dag_runner import EXAMPLE_DAGS, OosApi, run_dag_test
+from dag_runner import EXAMPLE_DAGS, DagTestProcess, DagTestRun, OosApi
 
-from airflow_provider_oos.emulator.process import EmulatorHandle
+from airflow_provider_oos.emulator.process import DEFAULT_TEST_TIME_SCALE, EmulatorHandle, start_emulator
+
+# The DAG runs share one module fixture that may wait minutes on a busy machine.
+pytestmark = pytest.mark.timeout(600)
 
 MAINTENANCE_IDS = ["i-maint-1", "i-maint-2"]
 BATCH_IDS = ["i-maint-1", "i-maint-2", "i-batch-3", "i-batch-4", "i-batch-5"]
@@ -73,15 +77,56 @@ def test_example_dag_is_documented_and_editable(dag_bag: Any, dag_id: str) -> No
     assert conn_ids == {"oos_default"}
 
 
-@pytest.fixture
-def emulator(oos_emulator: EmulatorHandle) -> EmulatorHandle:
-    oos_emulator.seed_instances(BATCH_IDS)
-    return oos_emulator
+@dataclass(frozen=True)
+class Planned:
+    """One example DAG run: the emulator it talks to (and its speed) and the run's conf."""
+
+    instances: list[str]
+    time_scale: float = DEFAULT_TEST_TIME_SCALE
+    conf: dict[str, Any] | None = None
 
 
-@pytest.fixture
-def oos_api(emulator: EmulatorHandle) -> OosApi:
-    return OosApi(emulator.url, emulator.access_key, emulator.secret_key)
+# Each example DAG id → its finished run and the emulator it ran against.
+Runs = dict[str, tuple[DagTestRun, EmulatorHandle]]
+
+RELEASE = "7.7.7-ci"
+PLANS = {
+    # Slow enough (~0.5 s a step) that the execution is still running when the operator checks it
+    # right after creating it, so the run really defers to the (in-process) triggerer.
+    "example_oos_maintenance_window": Planned(MAINTENANCE_IDS, time_scale=0.5),
+    "example_oos_chained_pipeline": Planned(MAINTENANCE_IDS, conf={"release": RELEASE}),
+    "example_oos_mapped_batches": Planned(BATCH_IDS, conf={"batch_size": 2}),
+    "example_oos_template_upsert": Planned(MAINTENANCE_IDS, conf={"delete_template": True}),
+}
+
+
+@pytest.fixture(scope="module")
+def dag_runs(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Runs]:
+    """Run every example DAG at once, each against its own emulator and metadata DB copy.
+
+    Each run spends most of its time starting Airflow, so running them side by side keeps the
+    module within its time budget; separate emulators keep their instances and executions apart.
+    """
+    emulators = {
+        dag_id: start_emulator(time_scale=plan.time_scale, instances=plan.instances)
+        for dag_id, plan in PLANS.items()
+    }
+    try:
+        processes = {
+            dag_id: DagTestProcess(
+                dag_id,
+                conn_json=emulators[dag_id].conn_json,
+                conf=plan.conf,
+                workdir=tmp_path_factory.mktemp(dag_id),
+            )
+            for dag_id, plan in PLANS.items()
+        }
+        yield {dag_id: (process.wait(), emulators[dag_id]) for dag_id, process in processes.items()}
+    finally:
+        for emulator in emulators.values():
+            emulator.stop()
 
 
 def _executions(emulator: EmulatorHandle) -> dict[str, dict[str, Any]]:
@@ -89,14 +134,14 @@ def _executions(emulator: EmulatorHandle) -> dict[str, dict[str, Any]]:
     return {item["templateName"]: item for item in emulator.executions()}
 
 
+def _api(emulator: EmulatorHandle) -> OosApi:
+    return OosApi(emulator.url, emulator.access_key, emulator.secret_key)
+
+
 def test_maintenance_window_runs_deferred_to_success(
-    oos_emulator_factory: Callable[..., EmulatorHandle],
+    dag_runs: Runs,
 ) -> None:
-    # Slow enough (~0.5 s a step) that the execution is still running when the operator checks
-    # it right after creating it, so it really defers.
-    emulator = oos_emulator_factory(time_scale=0.5, instances=MAINTENANCE_IDS)
-    oos_api = OosApi(emulator.url, emulator.access_key, emulator.secret_key)
-    run = run_dag_test("example_oos_maintenance_window", conn_json=emulator.conn_json)
+    run, emulator = dag_runs["example_oos_maintenance_window"]
 
     assert run.succeeded, run.explain()
     assert run.deferred, "the deferrable operator should have waited in the (in-process) triggerer"
@@ -107,7 +152,7 @@ def test_maintenance_window_runs_deferred_to_success(
         "maintenance": "SUCCESS",
         "start_instances": "SUCCESS",
     }
-    detail = oos_api.execution(execution["id"])
+    detail = _api(emulator).execution(execution["id"])
     stopped = detail.tasks[0].output_context or {}
     assert [ref["instanceId"] for ref in stopped["instances"]] == MAINTENANCE_IDS
     tags = {tag.key: tag.value for tag in detail.tags or []}
@@ -115,17 +160,13 @@ def test_maintenance_window_runs_deferred_to_success(
     assert tags["airflow-task"] == "maintenance_window"
     assert tags["purpose"] == "maintenance-window"
     # Stopped and started again: the window leaves the instances running.
-    states = emulator.instance_states()
-    assert {i: states[i] for i in MAINTENANCE_IDS} == dict.fromkeys(MAINTENANCE_IDS, "Running")
+    assert emulator.instance_states() == dict.fromkeys(MAINTENANCE_IDS, "Running")
 
 
 def test_chained_pipeline_feeds_outputs_downstream_and_awaits_with_sensor(
-    emulator: EmulatorHandle,
+    dag_runs: Runs,
 ) -> None:
-    release = "7.7.7-ci"
-    run = run_dag_test(
-        "example_oos_chained_pipeline", conn_json=emulator.conn_json, conf={"release": release}
-    )
+    run, emulator = dag_runs["example_oos_chained_pipeline"]
 
     assert run.succeeded, run.explain()
     executions = _executions(emulator)
@@ -133,38 +174,37 @@ def test_chained_pipeline_feeds_outputs_downstream_and_awaits_with_sensor(
     assert {item["state"] for item in executions.values()} == {"SUCCESS"}
     # announce_release read the build step's outputs from the operator's XCom summary (it fails
     # the run when they are missing) and printed them.
-    assert f"release {release} is at bos://releases/app-{release}.tar.gz" in run.output
+    assert f"release {RELEASE} is at bos://releases/app-{RELEASE}.tar.gz" in run.output
     # The sensor awaited the fire-and-forget execution by the id pulled from XCom.
-    warmup_id = executions["airflow-cache-warmup"]["id"]
-    assert warmup_id in run.output
+    assert executions["airflow-cache-warmup"]["id"] in run.output
 
 
-def test_mapped_batches_start_one_execution_per_batch(emulator: EmulatorHandle) -> None:
-    run = run_dag_test("example_oos_mapped_batches", conn_json=emulator.conn_json, conf={"batch_size": 2})
+def test_mapped_batches_start_one_execution_per_batch(
+    dag_runs: Runs,
+) -> None:
+    run, emulator = dag_runs["example_oos_mapped_batches"]
 
     assert run.succeeded, run.explain()
     executions = _executions(emulator)
     assert set(executions) == {f"airflow-rolling-restart-batch-{n}" for n in (1, 2, 3)}
     assert {item["state"] for item in executions.values()} == {"SUCCESS"}
-    reboots = {
-        item["instanceId"]: item.get("reboots") for item in emulator.admin("GET", "instances")["instances"]
-    }
-    assert reboots == dict.fromkeys(BATCH_IDS, 1)
+    instances = emulator.admin("GET", "instances")["instances"]
+    assert {item["instanceId"]: item.get("reboots") for item in instances} == dict.fromkeys(BATCH_IDS, 1)
 
 
-def test_template_upsert_runs_by_name_then_deletes(emulator: EmulatorHandle, oos_api: OosApi) -> None:
+def test_template_upsert_runs_by_name_then_deletes(
+    dag_runs: Runs,
+) -> None:
+    run, emulator = dag_runs["example_oos_template_upsert"]
     name = "airflow-example-collect-diagnostics"
-    run = run_dag_test(
-        "example_oos_template_upsert", conn_json=emulator.conn_json, conf={"delete_template": True}
-    )
 
     assert run.succeeded, run.explain()
     execution = _executions(emulator)[name]
     assert execution["state"] == "SUCCESS"
-    detail = oos_api.execution(execution["id"])
+    detail = _api(emulator).execution(execution["id"])
     # The stored template's {"Ref": "instances"} was filled from the execution properties.
     assert (detail.properties or {})["instances"] == [{"instanceId": i} for i in MAINTENANCE_IDS]
     outputs = detail.tasks[0].output_context or {}
     assert f"on {', '.join(MAINTENANCE_IDS)}" in outputs["stdout"]
     assert outputs["COLLECTED"] == "uptime,disk,memory"
-    assert not oos_api.template_exists(name), "delete_template=true should remove the template"
+    assert not _api(emulator).template_exists(name), "delete_template=true should remove the template"
