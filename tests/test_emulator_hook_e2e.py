@@ -1,0 +1,222 @@
+"""The provider's own OosHook / OosAsyncHook against the emulator, end to end over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+from airflow_provider_oos.emulator.process import EmulatorHandle
+from airflow_provider_oos.exceptions import OosApiError, OosAuthError, OosNotFoundError
+from airflow_provider_oos.hooks.oos import OosAsyncHook, OosHook
+from airflow_provider_oos.models import Execution
+
+API = "/api/logic/oos"
+FAST_RETRIES = {"retry_wait_min": 0.01, "retry_wait_max": 0.02}
+
+
+def use_connection(monkeypatch: pytest.MonkeyPatch, conn_id: str, conn_json: str, **extra: Any) -> None:
+    conn = json.loads(conn_json)
+    if extra:
+        conn["extra"] = {**conn.get("extra", {}), **extra}
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
+
+
+@pytest.fixture
+def hook(monkeypatch: pytest.MonkeyPatch, oos_emulator: EmulatorHandle) -> OosHook:
+    oos_emulator.seed_instances(["i-a", "i-b"])
+    use_connection(monkeypatch, "oos_default", oos_emulator.conn_json, **FAST_RETRIES)
+    return OosHook()
+
+
+def wait(hook: OosHook, execution_id: str, timeout: float = 15) -> Execution:
+    deadline = time.monotonic() + timeout
+    while not (execution := hook.get_execution(execution_id)).is_final:
+        assert time.monotonic() < deadline, execution.state
+        time.sleep(0.02)
+    return execution
+
+
+MAINTENANCE = {
+    "name": "maintenance",
+    "linear": True,
+    "properties": [{"name": "target", "type": "string", "required": True}],
+    "operators": [
+        {
+            "name": "stop",
+            "operator": "BCE::BCC::StopInstance",
+            "properties": {"instanceId": {"Ref": "target"}},
+        },
+        {
+            "name": "patch",
+            "operator": "BCE::Agent::ExecuteShell",
+            "properties": {"content": "yum -y update\n# emulator: output patched=yes"},
+        },
+        {
+            "name": "start",
+            "operator": "BCE::BCC::StartInstance",
+            "properties": {"instanceId": {"Ref": "target"}},
+        },
+    ],
+}
+
+
+def test_hook_runs_a_template_end_to_end(hook: OosHook, oos_emulator: EmulatorHandle) -> None:
+    assert hook.test_connection()[0] is True
+    assert hook.check_template(MAINTENANCE).ok
+    template_id = hook.create_template(MAINTENANCE)
+    stored = hook.get_template("maintenance")
+    assert stored.id == template_id and [op.name for op in stored.operators or []] == [
+        "stop",
+        "patch",
+        "start",
+    ]
+    assert [t.name for t in hook.list_templates(name="maint").templates] == ["maintenance"]
+    assert {op.operator for op in hook.list_operators().operators} >= {"BCE::BCC::StopInstance"}
+
+    execution_id = hook.create_execution(
+        {"ref": template_id, "name": "maintenance"},
+        properties={"target": "i-b"},
+        description="patch i-b",
+        tags={"airflow-dag": "maintenance"},
+    )
+    execution = wait(hook, execution_id)
+    assert execution.is_successful and execution.trigger == "MANUAL"
+    assert execution.task_states() == {"stop": "SUCCESS", "patch": "SUCCESS", "start": "SUCCESS"}
+    assert execution.outputs_by_task()["patch"]["patched"] == "yes"
+    assert execution.description == "patch i-b"
+    assert [(t.key, t.value) for t in execution.tags or []] == [("airflow-dag", "maintenance")]
+    assert oos_emulator.instance_states() == {"i-a": "Running", "i-b": "Running"}
+    assert oos_emulator.create_calls() == 1
+
+    renamed = stored.model_copy(update={"name": "maintenance-v2"})
+    hook.update_template(renamed)
+    assert hook.get_template("maintenance-v2").id == template_id
+    hook.delete_template(template_id)
+    with pytest.raises(OosNotFoundError):
+        hook.get_template("maintenance-v2")
+
+
+def test_hook_sees_failures_with_step_and_reason(hook: OosHook) -> None:
+    template = {
+        "name": "failing",
+        "operators": [
+            {
+                "name": "stop-ghost",
+                "operator": "BCE::BCC::StopInstance",
+                "properties": {"instanceIds": ["i-ghost"]},
+            }
+        ],
+    }
+    execution = wait(hook, hook.create_execution(template))
+    failed = execution.failed_task()
+    assert execution.is_failed and failed is not None and failed.name == "stop-ghost"
+    assert "i-ghost" in (failed.reason or "")
+    with pytest.raises(OosNotFoundError):
+        hook.get_execution("d-doesnotexist")
+    dup = {"name": "dup", "operators": [{"name": "a", "operator": "BCE::Agent::ExecuteShell"}]}
+    hook.create_template(dup)
+    with pytest.raises(OosApiError, match="already exists") as raised:
+        hook.create_template(dup)
+    assert raised.value.status == 400
+
+
+def test_hook_never_duplicates_a_create_when_the_answer_is_lost(
+    hook: OosHook, oos_emulator: EmulatorHandle
+) -> None:
+    template = {
+        "name": "once",
+        "operators": [
+            {"name": "a", "operator": "BCE::Agent::ExecuteShell", "properties": {"content": "true"}}
+        ],
+    }
+    for fault in ({"error500": 1.0}, {"drop": 1.0}):
+        oos_emulator.set_faults(path=f"{API}/v2/execution", method="POST", **fault)
+        with pytest.raises(OosApiError):
+            hook.create_execution(template)
+    assert oos_emulator.create_calls() == 2 and len(oos_emulator.executions()) == 2
+
+
+def test_hook_reads_through_flaky_polling(
+    monkeypatch: pytest.MonkeyPatch, oos_emulator: EmulatorHandle
+) -> None:
+    # 30% faults, 9 attempts per call: all 20 reads succeed but for a ~1e-4 chance.
+    use_connection(monkeypatch, "oos_flaky", oos_emulator.conn_json, max_retries=8, **FAST_RETRIES)
+    hook = OosHook("oos_flaky")
+    template = {
+        "name": "t",
+        "operators": [
+            {"name": "a", "operator": "BCE::Agent::ExecuteShell", "properties": {"content": "true"}}
+        ],
+    }
+    execution_id = hook.create_execution(template)
+    oos_emulator.set_faults(
+        path=f"{API}/v2/execution", method="GET", error500=0.3, error503=0.1, error429=0.1
+    )
+    for _ in range(20):
+        assert hook.get_execution(execution_id).id == execution_id
+    served = oos_emulator.admin("GET", "stats")["requests"][f"GET {API}/v2/execution"]
+    assert served > 20  # some answers were faults, retried by the hook
+
+
+def test_hook_reports_bad_credentials(monkeypatch: pytest.MonkeyPatch, oos_emulator: EmulatorHandle) -> None:
+    conn = json.loads(oos_emulator.conn_json) | {"password": "not-the-secret"}
+    monkeypatch.setenv("AIRFLOW_CONN_OOS_WRONG", json.dumps(conn))
+    hook = OosHook("oos_wrong")
+    ok, message = hook.test_connection()
+    assert not ok and "credentials" in message and "not-the-secret" not in message
+    with pytest.raises(OosAuthError):
+        hook.get_execution("d-anything")
+
+
+def test_hook_with_the_uri_form_and_an_sts_token(
+    monkeypatch: pytest.MonkeyPatch, oos_emulator_factory: Any
+) -> None:
+    emulator = oos_emulator_factory(session_token="sts-e2e-token")
+    assert "session_token=sts-e2e-token" in emulator.conn_uri
+    monkeypatch.setenv("AIRFLOW_CONN_OOS_STS", emulator.conn_uri)
+    hook = OosHook("oos_sts")
+    assert hook.test_connection()[0] is True
+    template = {
+        "name": "t",
+        "operators": [
+            {"name": "a", "operator": "BCE::Agent::ExecuteShell", "properties": {"content": "true"}}
+        ],
+    }
+    assert wait(hook, hook.create_execution(template)).is_successful
+
+
+async def test_async_hook_polls_the_emulator(
+    monkeypatch: pytest.MonkeyPatch, oos_emulator: EmulatorHandle
+) -> None:
+    import asyncio
+
+    use_connection(monkeypatch, "oos_async", oos_emulator.conn_json, **FAST_RETRIES)
+    sync_hook = OosHook("oos_async")
+    template = {
+        "name": "t",
+        "operators": [
+            {
+                "name": "a",
+                "operator": "BCE::Agent::ExecuteShell",
+                "properties": {"content": "# emulator: sleep 5"},
+            }
+        ],
+    }
+    execution_id = sync_hook.create_execution(template)
+    oos_emulator.admin("POST", f"executions/{execution_id}/pause")  # hold it until we have looked
+    async_hook = OosAsyncHook("oos_async")
+    paused = await async_hook.get_execution(execution_id)
+    assert paused.is_paused and paused.id == execution_id
+    oos_emulator.admin("POST", f"executions/{execution_id}/resume")
+    states = []
+    for _ in range(1000):
+        execution = await async_hook.get_execution(execution_id)
+        states.append(execution.state)
+        if execution.is_final:
+            break
+        await asyncio.sleep(0.01)
+    assert states[-1] == "SUCCESS", states
+    assert execution.tasks[0].state == "SUCCESS"
