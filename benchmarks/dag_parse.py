@@ -138,12 +138,13 @@ def parse_seconds(path: Path) -> float:
     return seconds
 
 
-def measure_file(path: Path, samples: int, workdir: Path) -> dict[str, Any]:
+def measure_file(path: Path, samples: int, workdir: Path, warm_up: bool = True) -> dict[str, Any]:
     shapes = dag_shapes(path)
     twin = workdir / f"twin_{path.name}"
     twin.write_text(twin_source(shapes))
-    parse_seconds(path)  # warm the bytecode cache for both files; not counted
-    parse_seconds(twin)
+    if warm_up:  # warm the bytecode cache for both files; not counted
+        parse_seconds(path)
+        parse_seconds(twin)
     ours: list[float] = []
     theirs: list[float] = []
     for index in range(samples):
@@ -227,7 +228,7 @@ def run(smoke: bool = False) -> Section:
     with tempfile.TemporaryDirectory(prefix="oos-bench-dags-") as tmp:
         for path in files:
             print(f"  DAG parse: {path.name} ...", file=sys.stderr, flush=True)
-            results.append(measure_file(path, samples, Path(tmp)))
+            results.append(measure_file(path, samples, Path(tmp), warm_up=not smoke))
     section = Section(
         title="DAG parse cost",
         method=(
