@@ -153,7 +153,7 @@ class HostileServer:
             pass  # the client gave up: fine
 
     def _slow_loris(self, handler: BaseHTTPRequestHandler) -> None:
-        """Headers at once, then a body byte every 0.2 s, forever: each read is quick, the answer never ends."""
+        """Headers at once, then a body byte every 0.2 s forever: each read is quick, no end."""
         handler.send_response(200)
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Content-Length", str(10_000_000))
