@@ -21,7 +21,6 @@ from airflow_provider_oos.emulator.process import EmulatorHandle
 from airflow_provider_oos.models import Execution
 
 API = "/api/logic/oos"
-SEED = Path("/work/shared/seeds/000_d0f97a1338fa0d0d.txt")
 FINAL = {"SUCCESS", "FAILED", "CANCELED", "ROLLBACK_SUCCESS", "ROLLBACK_FAILED"}
 
 
@@ -119,11 +118,106 @@ def oos(oos_emulator: EmulatorHandle) -> Oos:
 
 
 # --- shapes ---------------------------------------------------------------------------------------
+# The "查看任务执行" (get execution) answer of the vendor page (../shared/seeds/000_d0f97a1338fa0d0d.txt),
+# kept here verbatim so the test does not depend on files outside the repository.
+SEED_EXECUTION_JSON = """
+{
+ "id": "d-*********34r",
+ "template": {
+  "name": "test_oos_template",
+  "type": "INDIVIDUAL",
+  "tags": [],
+  "linear": true,
+  "links": [],
+  "operators": [
+   {
+    "name": "stop_bcc",
+    "operator": "BCE::BCC::StopInstance",
+    "retries": 0,
+    "retryInterval": 60000,
+    "timeout": 3600000,
+    "manually": false,
+    "scheduleDelayMilli": 0,
+    "pauseOnFailure": false,
+    "properties": {
+     "instanceId": {
+      "Ref": "instanceId"
+     },
+     "instances": [
+      {
+       "instanceId": "i-******kK"
+      }
+     ]
+    },
+    "initContext": {}
+   }
+  ],
+  "properties": []
+ },
+ "createdTimestamp": 1713941313268,
+ "updatedTimestamp": 1713941326534,
+ "finishedTimestamp": 1713941326534,
+ "state": "SUCCESS",
+ "properties": {},
+ "tasks": [
+  {
+   "id": "t-*****************dMGNa",
+   "revision": 79917077,
+   "createdTimestamp": 1713941313269,
+   "updatedTimestamp": 1713941326532,
+   "finishedTimestamp": 1713941326532,
+   "state": "SUCCESS",
+   "operator": {
+    "name": "stop_bcc",
+    "operator": "BCE::BCC::StopInstance",
+    "retries": 0,
+    "retryInterval": 60000,
+    "timeout": 3600000,
+    "manually": false,
+    "scheduleDelayMilli": 0,
+    "pauseOnFailure": false,
+    "properties": {},
+    "initContext": {
+     "instanceId": {
+      "Ref": "instanceId"
+     },
+     "instances": [
+      {
+       "instanceId": "i-******kK"
+      }
+     ]
+    }
+   },
+   "initContext": {
+    "instanceId": {
+     "Ref": "instanceId"
+    },
+    "instances": [
+     {
+      "instanceId": "i-******kK"
+     }
+    ]
+   },
+   "context": {},
+   "outputContext": {
+    "instances": [
+     {
+      "instanceId": "i-******kK"
+     }
+    ]
+   },
+   "tries": 0,
+   "children": []
+  }
+ ],
+ "tags": [],
+ "trigger": "MANUAL"
+}
+"""
+
+
 def _seed_execution() -> dict[str, Any]:
-    text = SEED.read_text(encoding="utf-8")
-    start = text.index("{", text.index("响应示例 1", text.index("查看任务执行")))
-    body, _ = json.JSONDecoder().raw_decode(text[start:])
-    result: dict[str, Any] = body["result"]
+    result: dict[str, Any] = json.loads(SEED_EXECUTION_JSON)
     return result
 
 

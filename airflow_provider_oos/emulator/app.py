@@ -441,7 +441,7 @@ def admin_router(emulator: Emulator) -> APIRouter:
 
     @router.post("/instances")
     async def seed_instances(request: Request) -> dict[str, Any]:
-        body = await request.json()
+        body = await _json_body(request)
         ids = body.get("instanceIds") if isinstance(body, dict) else None
         status = body.get("status", "Running") if isinstance(body, dict) else None
         if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
@@ -462,6 +462,9 @@ def admin_router(emulator: Emulator) -> APIRouter:
                         "createdTimestamp": r.body["createdTimestamp"],
                         "templateName": r.body["template"].get("name"),
                         "tasks": {t["operator"]["name"]: t["state"] for t in r.body["tasks"]},
+                        "pausedBecause": (
+                            r.runtime.get("pauseMessage") if r.body["state"] == "PAUSED" else None
+                        ),
                     }
                     for r in store.executions.values()
                 ]
@@ -476,8 +479,7 @@ def admin_router(emulator: Emulator) -> APIRouter:
 
     @router.post("/executions/{execution_id}/{action}")
     async def control(execution_id: str, action: str, request: Request) -> dict[str, Any]:
-        raw = await request.body()
-        body = json.loads(raw) if raw else {}
+        body = await _json_body(request)
         try:
             if action == "pause":
                 return engine.pause(execution_id)
@@ -501,7 +503,7 @@ def admin_router(emulator: Emulator) -> APIRouter:
     @router.post("/faults")
     async def set_faults(request: Request) -> dict[str, Any]:
         try:
-            rule = FaultRule.from_json(await request.json())
+            rule = FaultRule.from_json(await _json_body(request))
         except ValueError as error:
             raise ApiError(400, str(error)) from None
         emulator.faults.set(rule)

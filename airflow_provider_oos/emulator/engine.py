@@ -308,6 +308,7 @@ class _Run:
             deadline=self.now + self.engine.scaled(timeout) if timeout > 0 else None,
         )
         task["state"] = "RUNNING"
+        task.pop("finishedTimestamp", None)  # a step run again after pauseOnFailure
         attempt_note = f" (retry {task['tries']})" if task["tries"] else ""
         self.log(task, "INFO", f"{step['operator']} started{attempt_note}")
         for name in dict.fromkeys(missing):
