@@ -80,12 +80,17 @@ def wait_for_state(emulator: EmulatorHandle, execution_id: str, states: set[str]
     )
 
 
-def later(seconds: float, action: Any) -> threading.Thread:
-    """Run `action()` in the background after `seconds` (a person approving, a fault clearing)."""
+def clear_faults_after_failed_reads(emulator: EmulatorHandle, reads: int = 2) -> threading.Thread:
+    """Clear the injected faults once the client has seen `reads` failed execution reads."""
 
     def run() -> None:
-        time.sleep(seconds)
-        action()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            counts = emulator.admin("GET", "stats")["requests"]
+            if counts.get("GET /api/logic/oos/v2/execution", 0) >= reads:
+                emulator.clear_faults()
+                return
+            time.sleep(0.01)
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()

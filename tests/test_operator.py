@@ -10,8 +10,8 @@ from oos_task_helpers import (
     FAST_RETRY_EXTRAS,
     TaskDeferred,
     approve_when_paused,
+    clear_faults_after_failed_reads,
     connection_json,
-    later,
     run_trigger,
     shell,
     step,
@@ -41,12 +41,16 @@ def emulator(oos_emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> E
     return oos_emulator
 
 
-def maintenance() -> dict[str, Any]:
+# Deferral tests need runs that are surely not over at the first look: 1 s at the test time scale.
+STILL_RUNNING = "# emulator: sleep 50"
+
+
+def maintenance(*patch_lines: str) -> dict[str, Any]:
     refs = [{"instanceId": i} for i in INSTANCES]
     return template(
         "maintenance",
         step("stop", "BCE::BCC::StopInstance", instances=refs),
-        shell("patch", "# emulator: output PATCHED=yes"),
+        shell("patch", "# emulator: output PATCHED=yes", *patch_lines),
         step("start", "BCE::BCC::StartInstance", instances=refs),
     )
 
@@ -105,7 +109,7 @@ def test_success_in_worker(emulator: EmulatorHandle, capsys: pytest.CaptureFixtu
 
 def test_success_deferred(emulator: EmulatorHandle) -> None:
     context = task_context()
-    op = operator(deferrable=True, tag_with_airflow_context=False)
+    op = operator(template=maintenance(STILL_RUNNING), deferrable=True, tag_with_airflow_context=False)
     summary, event = run_deferred(op, context)
     assert event["status"] == "success" and event["state"] == "SUCCESS"
     assert summary["state"] == "SUCCESS" and summary["tasks"]["patch"]["outputs"]["PATCHED"] == "yes"
@@ -136,6 +140,7 @@ def test_fire_and_forget_returns_state_seen_after_create(emulator: EmulatorHandl
 # ---- failure ---------------------------------------------------------------------------------
 
 FAILING = template("failing", shell("prepare"), shell("migrate", "# emulator: exit 3"), shell("after"))
+FAILING_LATER = template("failing", shell("prepare", STILL_RUNNING), shell("migrate", "# emulator: exit 3"))
 
 
 def test_failure_in_worker_names_step_reason_and_log(emulator: EmulatorHandle) -> None:
@@ -153,7 +158,7 @@ def test_failure_in_worker_names_step_reason_and_log(emulator: EmulatorHandle) -
 def test_failure_deferred(emulator: EmulatorHandle) -> None:
     context = task_context()
     with pytest.raises(TaskDeferred) as deferred:
-        operator(template=FAILING, deferrable=True).execute(context)
+        operator(template=FAILING_LATER, deferrable=True).execute(context)
     events = asyncio.run(run_trigger(deferred.value.trigger))
     assert [e["status"] for e in events] == ["failed"]
     assert "'migrate'" in events[0]["message"]
@@ -182,7 +187,7 @@ def test_already_final_before_defer_does_not_defer(emulator: EmulatorHandle) -> 
 
 APPROVAL = template(
     "with-approval",
-    shell("prepare"),
+    shell("prepare", "# emulator: sleep 25"),  # still running at the first look
     {**shell("approve"), "manually": True},
     shell("finish", "# emulator: output DONE=1"),
 )
@@ -257,8 +262,9 @@ GET_EXECUTION = {"path": "/api/logic/oos/v2/execution", "method": "GET"}
 
 def test_transient_faults_ridden_out_in_worker(emulator: EmulatorHandle) -> None:
     emulator.set_faults(**GET_EXECUTION, error503=1.0)  # every read fails until the fault clears
-    later(0.2, emulator.clear_faults)
-    summary = operator(template=template("q", shell("q")), poll_interval=0.1).execute(task_context())
+    clearing = clear_faults_after_failed_reads(emulator, reads=2)
+    summary = operator(template=template("q", shell("q")), poll_interval=0.2).execute(task_context())
+    clearing.join()
     assert summary["state"] == "SUCCESS"
     assert emulator.create_calls() == 1  # failed reads never lead to a second create
 
@@ -278,9 +284,11 @@ def test_transient_faults_ridden_out_deferred(emulator: EmulatorHandle) -> None:
     )
     with pytest.raises(TaskDeferred) as deferred:
         op.execute(context)
+    reads_before = emulator.admin("GET", "stats")["requests"]["GET /api/logic/oos/v2/execution"]
     emulator.set_faults(**GET_EXECUTION, error503=1.0)
-    later(0.25, emulator.clear_faults)
+    clearing = clear_faults_after_failed_reads(emulator, reads=reads_before + 2)
     events = asyncio.run(run_trigger(deferred.value.trigger))
+    clearing.join()
     assert [e["status"] for e in events] == ["success"]
     assert op.execute_complete(context, events[0])["state"] == "SUCCESS"
 

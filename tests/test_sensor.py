@@ -97,7 +97,7 @@ def test_paused_wait_and_fail(emulator: EmulatorHandle) -> None:
 
 
 def test_deferrable_success_via_trigger(emulator: EmulatorHandle) -> None:
-    execution_id = start("# emulator: sleep 10", "# emulator: output K=v")
+    execution_id = start("# emulator: sleep 50", "# emulator: output K=v")  # running at the first look
     context = task_context()
     op = sensor(execution_id, deferrable=True)
     with pytest.raises(TaskDeferred) as deferred:
@@ -118,7 +118,7 @@ def test_deferrable_already_final_does_not_defer(emulator: EmulatorHandle) -> No
 
 
 def test_deferrable_failure_and_timeout(emulator: EmulatorHandle) -> None:
-    failing = start("# emulator: sleep 5", "# emulator: exit 4")
+    failing = start("# emulator: sleep 50", "# emulator: exit 4")
     context = task_context()
     op = sensor(failing, deferrable=True)
     with pytest.raises(TaskDeferred) as deferred:
