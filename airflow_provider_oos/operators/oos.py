@@ -298,12 +298,13 @@ class OosCreateExecutionOperator(_ResumableBase, BaseOperator):  # type: ignore[
     ``OosExecutionTimeoutError`` with the last known state. Unknown states: keep waiting, logged once.
 
     Crash safety: on Airflow >= 3.3 the execution id is kept in the ``task_state_store``
-    (``ResumableJobMixin``, ``durable=True`` by default), so a retry after a worker crash, a timeout
-    or a lost API connection reconnects to the same execution while it is still running (or returns
-    its result if it already succeeded) instead of creating a second one; a retry after a *failed*
-    execution starts a new one. On Airflow 3.1/3.2 there is no task_state_store: every try creates a
-    new execution, so a worker crash mid-wait leaves the first execution running alongside the new one
-    (use ``deferrable=True`` there: a deferred wait survives worker loss). OOS has no idempotency
+    (``ResumableJobMixin``; ``durable=True`` by default, a 3.3-only argument), so a retry after a
+    worker crash, a timeout, a pause (``on_paused="fail"``) or a lost API connection reconnects to the
+    same execution while it is not final (or returns its result if it already succeeded) instead of
+    creating a second one; a retry after a *failed* execution starts a new one. On Airflow 3.1/3.2
+    there is no task_state_store: every try creates a new execution, so a worker crash mid-wait leaves
+    the first execution running alongside the new one (use ``deferrable=True`` there: a deferred wait
+    survives worker loss). OOS has no idempotency
     token, so the small window between "created" and "id stored" cannot be closed.
 
     OOS publishes no cancel call: killing the task leaves the execution running; ``on_kill`` says so
