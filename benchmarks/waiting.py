@@ -406,8 +406,9 @@ def run(smoke: bool = False, sizes: tuple[tuple[int, float], ...] | None = None)
             f"emulator's time scale ({scales}); the largest size asks ~{rate:.0f} polls/s of the "
             "emulator (a separate process). Memory = peak RSS during the waits minus RSS "
             "just before the triggers were built, over N; CPU per poll = the waiting process's CPU "
-            "time (user + system) over the GET calls the emulator counted; connections = new TCP connections made by "
-            "the loop; latency = event received minus the execution's `finishedTimestamp`."
+            "time (user + system) over the GET calls the emulator counted; connections = new TCP "
+            "connections made by the loop; latency = event received minus the execution's "
+            "`finishedTimestamp`."
         ),
         headers=[
             "N",
