@@ -10,8 +10,10 @@ package pulls in `future` (CVE-2025-50817); see ../shared/design/oos-api.md.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -34,8 +36,13 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _ASCII_WHITESPACE = " \t\n\r\x0b\x0c"
 
 
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
 def encode(value: str) -> str:
     """Percent-encode everything but A-Z a-z 0-9 - _ . ~ (uppercase hex over UTF-8)."""
+    if _UNRESERVED.fullmatch(value):  # most names and values: nothing to encode, skip quote()
+        return value
     return quote(value, safe="")
 
 
@@ -127,6 +134,13 @@ class BceCredentials:
 def host_header(url: str) -> str:
     """The `host` value to sign: hostname, plus `:port` only for a non-default port."""
     parts = urlsplit(url)
+    return _host_of(parts.scheme, parts.netloc)
+
+
+@functools.lru_cache(maxsize=64)
+def _host_of(scheme: str, netloc: str) -> str:
+    # Cached: a hook signs every request to the same few endpoints.
+    parts = urlsplit(f"{scheme}://{netloc}")
     host = parts.hostname or ""
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"
@@ -155,7 +169,7 @@ def signed_headers(
     extra = {DATE_HEADER: format_timestamp(now)}
     if credentials.session_token:
         extra[SECURITY_TOKEN_HEADER] = credentials.session_token
-    to_sign = {"host": host_header(url), **extra}
+    to_sign = {"host": _host_of(parts.scheme, parts.netloc), **extra}
     extra["Authorization"] = sign(
         credentials.access_key_id,
         credentials.secret_access_key,

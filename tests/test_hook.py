@@ -583,3 +583,50 @@ def test_log_records_do_not_carry_the_authorization_header(
     hook.list_operators()
     signature = oos_server.requests[0].headers["authorization"].rsplit("/", 1)[1]
     assert signature not in caplog.text
+
+
+# ---- the retry rules as a table (connect timeouts cannot be produced on loopback) -------------
+
+
+@pytest.mark.parametrize(
+    ("error", "changes_state", "attempt", "expected"),
+    [
+        (OosConnectionError("refused", request_sent=False), True, 1, True),
+        (OosConnectionError("read timeout", request_sent=True), True, 1, False),
+        (OosConnectionError("read timeout", request_sent=True), False, 1, True),
+        (OosConnectionError("tls", request_sent=False, tls=True), False, 1, False),
+        (OosApiError("x", status=500), True, 1, False),
+        (OosApiError("x", status=503), False, 1, True),
+        (OosApiError("x", status=501), False, 1, False),
+        (OosThrottledError("x", status=429), True, 1, True),
+        (OosAuthError("x", status=400, code="RequestExpired"), True, 3, True),
+        (OosAuthError("x", status=403, code="SignatureDoesNotMatch"), True, 1, True),
+        (OosAuthError("x", status=403, code="SignatureDoesNotMatch"), False, 2, False),
+        (OosAuthError("x", status=403, code="AccessDenied"), False, 1, False),
+        (ValueError("bad input"), False, 1, False),
+    ],
+)
+def test_should_retry_table(error: BaseException, changes_state: bool, attempt: int, expected: bool) -> None:
+    from airflow_provider_oos.hooks.oos import should_retry
+
+    assert should_retry(error, changes_state=changes_state, attempt=attempt) is expected
+
+
+@pytest.mark.parametrize("host", ["http://oos-test.invalid:8080", "refused"])
+def test_unsent_create_is_retried_then_reported(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, host: str
+) -> None:
+    """DNS failure and refused connection: never sent, so retried up to max_retries."""
+    conn = {
+        "conn_type": "baidu_oos",
+        "login": "test-ak",
+        "password": SECRET_KEY,
+        "host": f"http://127.0.0.1:{free_port()}" if host == "refused" else host,
+        "extra": {"max_retries": 2, "retry_wait_min": 0.001, "retry_wait_max": 0.002},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_OOS_UNSENT", json.dumps(conn))
+    with pytest.raises(OosConnectionError) as caught:
+        OosHook(oos_conn_id="oos_unsent").create_execution(INLINE)
+    assert caught.value.request_sent is False and caught.value.status is None
+    retries = [r for r in caplog.records if "failed" in r.getMessage() and "; retry " in r.getMessage()]
+    assert len(retries) == 2

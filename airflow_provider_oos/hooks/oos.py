@@ -910,6 +910,8 @@ class OosAsyncHook:
         self.oos_conn_id = oos_conn_id
         self._config: OosConnectionConfig | None = None
         self._timeout: aiohttp.ClientTimeout | None = None
+        # One AsyncRetrying per endpoint, reused by every poll: keeps per-call CPU low.
+        self._retrying: dict[Endpoint, AsyncRetrying] = {}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(oos_conn_id={self.oos_conn_id!r})"
@@ -927,10 +929,12 @@ class OosAsyncHook:
     async def _call(self, endpoint: Endpoint, query: Mapping[str, str]) -> Any:
         config = await self.get_config()
         url = config.api_url + endpoint.path + query_string(query)
-        async for attempt in AsyncRetrying(**retry_settings(config, endpoint)):
-            with attempt:
-                return await self._send_once(config, endpoint, url, query)
-        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+        retrying = self._retrying.get(endpoint)
+        if retrying is None:
+            retrying = self._retrying[endpoint] = AsyncRetrying(**retry_settings(config, endpoint))
+        # Calling (not iterating) a Retrying keeps the attempt state per call, so one instance
+        # serves concurrent calls.
+        return await retrying(self._send_once, config, endpoint, url, query)
 
     async def _send_once(
         self, config: OosConnectionConfig, endpoint: Endpoint, url: str, query: Mapping[str, str]
