@@ -60,7 +60,8 @@ def _official(url: str) -> Callable[[str], object]:
         endpoint=url.removeprefix("http://").encode(),
         protocol=protocol.HTTP,
     )
-    return OosClient(config).get_execution_detail
+    get_execution_detail: Callable[[str], object] = OosClient(config).get_execution_detail
+    return get_execution_detail
 
 
 def _loop(call: Callable[[str], object], execution_id: str, seconds: float) -> tuple[int, float, float]:

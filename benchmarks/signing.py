@@ -76,7 +76,7 @@ def _signed_headers() -> Callable[[], object]:
 def measure(number: int, rounds: int) -> dict[str, dict[str, float]]:
     """µs per call for each signer: {"name": {"min": …, "median": …}}."""
     ours, official = _ours(), _official()
-    expected = ours()
+    expected = str(ours())
     if official() != expected.encode():  # same request, same answer, or the comparison is void
         raise AssertionError(f"signers disagree: {official()!r} != {expected!r}")
     callables = {
