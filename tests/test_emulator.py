@@ -909,6 +909,8 @@ def test_cli_picks_a_free_port_prints_the_ready_line_and_stops_on_sigint(oos_emu
     emulator = oos_emulator_factory()
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+", emulator.url) and emulator.port > 0
     assert emulator.output().splitlines()[0] == f"OOS emulator listening on {emulator.url}"
+    with pytest.raises(RuntimeError, match="cannot bind"):
+        oos_emulator_factory(port=emulator.port)  # taken: a clear error, not a hang
     assert emulator.stop(signal.SIGINT) == 0
     bad = subprocess.run(
         [sys.executable, "-m", "airflow_provider_oos.emulator", "--time-scale", "0"],

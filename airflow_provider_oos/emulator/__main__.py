@@ -83,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         create_app(emulator),
         log_level="warning",
         access_log=False,
-        http="httptools",
+        http="auto",  # httptools when installed
         loop="auto",  # uvloop when installed
         lifespan="on",
         timeout_keep_alive=30,

@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from typing import Any
 from urllib.parse import quote
 
@@ -76,6 +75,7 @@ class EmulatorHandle:
         return cmd
 
     def start(self) -> EmulatorHandle:
+        """Start the CLI and wait for its ready line (at most 60 s)."""
         process = subprocess.Popen(
             self.command(),
             stdout=subprocess.PIPE,
@@ -84,29 +84,28 @@ class EmulatorHandle:
             bufsize=1,
         )
         self.process = process
-        deadline = time.monotonic() + _START_TIMEOUT_SECONDS
-        assert process.stdout is not None
-        while True:
-            line = process.stdout.readline()
-            if not line:
-                raise RuntimeError(f"OOS emulator exited before it was ready:\n{''.join(self._output)}")
-            self._output.append(line)
-            if line.startswith(READY_LINE_PREFIX):
-                self.url = line[len(READY_LINE_PREFIX) :].strip()
-                self.port = int(self.url.rsplit(":", 1)[1])
-                break
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("OOS emulator did not get ready in time")
-        # Keep draining its output so a chatty server never blocks on a full pipe.
-        threading.Thread(target=self._drain, args=(process,), daemon=True).start()
+        ready = threading.Event()
+        # One reader thread: finds the ready line, then keeps draining so the pipe never fills up.
+        threading.Thread(target=self._read, args=(process, ready), daemon=True).start()
+        if not ready.wait(_START_TIMEOUT_SECONDS):
+            self.stop()
+            raise RuntimeError(f"OOS emulator not ready after {_START_TIMEOUT_SECONDS} s:\n{self.output()}")
+        if not self.url or process.poll() is not None:
+            self.stop()
+            raise RuntimeError(f"OOS emulator exited before it was ready:\n{self.output()}")
         return self
 
-    def _drain(self, process: subprocess.Popen[str]) -> None:
+    def _read(self, process: subprocess.Popen[str], ready: threading.Event) -> None:
         assert process.stdout is not None
+        self.url = ""
         for line in process.stdout:
             self._output.append(line)
             del self._output[:-200]
+            if not ready.is_set() and line.startswith(READY_LINE_PREFIX):
+                self.url = line[len(READY_LINE_PREFIX) :].strip()
+                self.port = int(self.url.rsplit(":", 1)[1])
+                ready.set()
+        ready.set()  # the process ended: wake the waiter either way
 
     def output(self) -> str:
         """What the server printed (for debugging a failed test)."""
