@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import shutil
 import signal
 import subprocess
@@ -38,6 +39,10 @@ INSTANCES = ["i-maint-1", "i-maint-2"]
 ACCESS_KEY = "demo-access-key"
 SECRET_KEY = "demo-secret-key-not-real"
 LISTENING = "OOS emulator listening on "
+# A log line of our operator, sensor or trigger: `<time> [info     ] <message> [<logger>] ...`.
+PROGRESS_LINE = re.compile(
+    r"\] (?P<message>.+?) \[(?:[\w.]+\.)?airflow_provider_oos\.(?:operators|sensors|triggers)\."
+)
 STARTUP_TIMEOUT = 30.0
 DAG_TIMEOUT = 240.0
 
@@ -124,22 +129,34 @@ def airflow_env(home: Path, emulator_url: str) -> dict[str, str]:
     return env
 
 
-def airflow(args: list[str], env: dict[str, str], log: Path, timeout: float) -> int:
-    """Run the Airflow CLI of this interpreter, its output going to `log`."""
+def airflow(args: list[str], env: dict[str, str], log: Path, timeout: float, echo: bool = False) -> int:
+    """Run the Airflow CLI of this interpreter; all output goes to `log`.
+
+    With `echo`, the provider's progress lines (state changes, steps, deferral) are shown live.
+    """
     with log.open("w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "airflow", *args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=REPO,
+        )
+        watchdog = threading.Timer(timeout, process.kill)
+        watchdog.start()
         try:
-            return subprocess.run(
-                [sys.executable, "-m", "airflow", *args],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                timeout=timeout,
-                cwd=REPO,
-                check=False,
-            ).returncode
-        except subprocess.TimeoutExpired:
-            out.write(f"\n[demo] timed out after {timeout:.0f}s\n")
-            return -1
+            assert process.stdout is not None
+            for line in process.stdout:
+                out.write(line)
+                if echo and (progress := PROGRESS_LINE.search(line)):
+                    print(f"         | {progress['message']}", flush=True)
+            return process.wait()
+        finally:
+            if watchdog.is_alive():
+                watchdog.cancel()
+            else:
+                out.write(f"\n[demo] killed after {timeout:.0f}s\n")
 
 
 def tail(path: Path, count: int = 40) -> str:
@@ -215,7 +232,7 @@ def main() -> int:
 
             say(f"airflow dags test {DAG_ID} (deferrable: the wait runs in the triggerer) ...")
             dag_log = home / "dags-test.log"
-            code = airflow(["dags", "test", DAG_ID], env, dag_log, timeout=DAG_TIMEOUT)
+            code = airflow(["dags", "test", DAG_ID], env, dag_log, timeout=DAG_TIMEOUT, echo=True)
             deferred = "running trigger in line" in dag_log.read_text(errors="replace")
 
             all_success = print_summary(url)
