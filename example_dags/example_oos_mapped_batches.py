@@ -5,8 +5,9 @@ What it shows
     returns one inline OOS template per batch (reboot the batch, then a health check).
     ``OosCreateExecutionOperator.partial(...).expand(template=...)`` turns that list into one
     mapped task instance -- one OOS execution -- per batch. ``max_active_tis_per_dagrun=1``
-    makes it rolling: the next batch starts only when the previous one is done, and a failed
-    batch stops the rollout (each mapped task has its own "OOS Execution" link and retry).
+    makes it rolling: the next batch starts only when the previous one is done. Each batch
+    is its own task instance with its own "OOS Execution" link: a failed batch fails only
+    that instance (the others still run) and can be cleared and retried alone.
 
 What to edit
     - ``oos_default``: the Airflow connection (type ``baidu_oos``).
