@@ -467,7 +467,7 @@ def test_manual_step_pauses_until_approved(oos: Oos, oos_emulator: EmulatorHandl
     execution_id = oos.create(template(step("prepare"), step("approve-me", manually=True), step("finish")))
     paused = oos.wait(execution_id, {"PAUSED"})
     assert [t["state"] for t in paused["tasks"]] == ["SUCCESS", "PENDING", "PENDING"]
-    time.sleep(0.2)
+    time.sleep(0.5)
     assert oos.get(execution_id)["state"] == "PAUSED"
     with pytest.raises(RuntimeError, match="approve"):
         oos_emulator.admin("POST", f"executions/{execution_id}/resume")
@@ -477,7 +477,10 @@ def test_manual_step_pauses_until_approved(oos: Oos, oos_emulator: EmulatorHandl
         oos_emulator.admin("POST", f"executions/{execution_id}/approve", {"step": "approve-me"})["state"]
         == "RUNNING"
     )
-    assert oos.wait(execution_id)["state"] == "SUCCESS"
+    execution = oos.wait(execution_id)
+    approved = tasks_by_name(execution)["approve-me"]
+    assert execution["state"] == "SUCCESS"
+    assert approved["finishedTimestamp"] - started_at(approved) < 400  # the pause is not added to its run
 
 
 def test_pause_on_failure_pauses_then_resume_retries_and_cancel_ends(
@@ -503,7 +506,7 @@ def test_admin_pause_freezes_time_and_resume_continues(oos: Oos, oos_emulator: E
     execution_id = oos.create(template(shell("long", "# emulator: sleep 10"), step("short")))
     oos.wait(execution_id, {"RUNNING"})
     assert oos_emulator.admin("POST", f"executions/{execution_id}/pause")["state"] == "PAUSED"
-    with pytest.raises(RuntimeError, match="already PAUSED"):
+    with pytest.raises(RuntimeError, match="is PAUSED: it cannot be paused"):
         oos_emulator.admin("POST", f"executions/{execution_id}/pause")
     time.sleep(10 * 0.02 + 0.1)  # longer than the step: paused time does not count
     assert oos.get(execution_id)["tasks"][0]["state"] == "RUNNING"

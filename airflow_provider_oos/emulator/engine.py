@@ -111,8 +111,8 @@ class Engine:
     def pause(self, execution_id: str) -> dict[str, Any]:
         with self.store.lock:
             record = self._active(execution_id)
-            if record.body["state"] == "PAUSED":
-                raise EngineError(f"execution {execution_id} is already PAUSED")
+            if record.body["state"] in ("PAUSED", "ROLLBACK"):
+                raise EngineError(f"execution {execution_id} is {record.body['state']}: it cannot be paused")
             run = _Run(self, record, now_ms())
             run.pause("manual", "execution paused by user")
             return self._saved(record)
@@ -154,11 +154,13 @@ class Engine:
                 )
             run = _Run(self, record, now_ms())
             for task in waiting:
-                record.runtime["tasks"][task["id"]]["approved"] = True
+                record.runtime["tasks"][task["id"]].update(approved=True, phase="approved")
                 run.log(task, "INFO", "manual step approved")
-                run.start_attempt(task)
+            # Unpause first (it shifts the times of steps frozen by the pause), then start.
             if not any(record.runtime["tasks"][t["id"]]["phase"] == "approval" for t in record.body["tasks"]):
                 run.unpause()
+            for task in waiting:
+                run.start_attempt(task)
             return self._saved(record)
 
     def cancel(self, execution_id: str) -> dict[str, Any]:
