@@ -455,7 +455,7 @@ def user_agent() -> str:
 
 
 def _log_call(
-    logger: logging.Logger | Any,
+    logger: Any,  # a stdlib logger, or the structlog one Airflow gives hooks
     level: int,
     method: str,
     path: str,
@@ -478,13 +478,12 @@ def _log_call(
 M = TypeVar("M", bound=OosModel)
 
 
-def _parse_model(model: type[M], result: Any, endpoint: Endpoint, request_id: str | None = None) -> M:
+def _parse_model(model: type[M], result: Any, endpoint: Endpoint) -> M:
     if not isinstance(result, dict):
         raise OosApiError(
             f"unexpected result: expected a JSON object, got {type(result).__name__}",
             method=endpoint.method,
             path=API_PREFIX + endpoint.path,
-            request_id=request_id,
         )
     try:
         return model.model_validate(result)
