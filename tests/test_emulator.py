@@ -740,6 +740,7 @@ def test_sts_token_must_be_sent_and_signed(oos_emulator_factory: Any) -> None:
     response = without.session.get(url, headers=unsigned, timeout=10)
     assert response.status_code == 403 and response.json()["code"] == "AccessDenied"
     assert "sts-token-123" not in emulator.output() and "sts-token-123" not in repr(emulator)
+    assert not {"sts-token-123", emulator.secret_key} & set(emulator.command())  # not visible to `ps`
 
 
 # --- the official SDK as an independent client --------------------------------------------------

@@ -7,6 +7,7 @@ stops cleanly on SIGINT/SIGTERM (uvicorn's handlers), committing the SQLite file
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import socket
 import sys
@@ -14,6 +15,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from airflow_provider_oos.emulator import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, READY_LINE_PREFIX
+
+SECRET_KEY_ENV = "OOS_EMULATOR_SECRET_KEY"
+SESSION_TOKEN_ENV = "OOS_EMULATOR_SESSION_TOKEN"
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -25,9 +29,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--port", type=int, default=8765, help="port to bind; 0 picks a free one (default 8765)"
     )
     parser.add_argument("--access-key", default=DEFAULT_ACCESS_KEY, help="accepted access key id")
-    parser.add_argument("--secret-key", default=DEFAULT_SECRET_KEY, help="its secret access key")
+    # Secrets may come from the environment so that they stay out of process listings.
     parser.add_argument(
-        "--session-token", default=None, help="STS token: requests with this key must send and sign it"
+        "--secret-key",
+        default=os.environ.get(SECRET_KEY_ENV, DEFAULT_SECRET_KEY),
+        help=f"its secret access key (or env {SECRET_KEY_ENV})",
+    )
+    parser.add_argument(
+        "--session-token",
+        default=os.environ.get(SESSION_TOKEN_ENV) or None,
+        help=f"STS token: requests with this key must send and sign it (or env {SESSION_TOKEN_ENV})",
     )
     parser.add_argument("--db", default=None, help="SQLite file to keep state in (default: in memory)")
     parser.add_argument("--instances", default="", help="fake BCC instances to seed, running: i-a,i-b")

@@ -61,23 +61,25 @@ class EmulatorHandle:
             str(self.port),
             "--access-key",
             self.access_key,
-            "--secret-key",
-            self.secret_key,
             "--time-scale",
             str(self.time_scale),
         ]
         if self.db_path:
             cmd += ["--db", self.db_path]
-        if self.session_token:
-            cmd += ["--session-token", self.session_token]
         if self.instances:
             cmd += ["--instances", ",".join(self.instances)]
         return cmd
 
     def start(self) -> EmulatorHandle:
         """Start the CLI and wait for its ready line (at most 60 s)."""
+        # The secrets travel in the environment, not on the command line (visible to `ps`).
+        env = {**os.environ, "OOS_EMULATOR_SECRET_KEY": self.secret_key}
+        env.pop("OOS_EMULATOR_SESSION_TOKEN", None)
+        if self.session_token:
+            env["OOS_EMULATOR_SESSION_TOKEN"] = self.session_token
         process = subprocess.Popen(
             self.command(),
+            env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
