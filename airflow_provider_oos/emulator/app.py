@@ -18,6 +18,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from airflow_provider_oos.emulator import actions
 from airflow_provider_oos.emulator.engine import Engine, EngineError, new_runtime, new_task
@@ -535,6 +536,12 @@ def create_app(emulator: Emulator) -> AsgiApp:
     async def business_error(request: Request, error: ApiError) -> Response:
         body = {"success": False, "msg": error.message, "code": error.status, "result": None}
         return JSONResponse(body, status_code=error.status, media_type=JSON_TYPE)
+
+    @api.exception_handler(StarletteHTTPException)
+    async def no_such_api(request: Request, error: StarletteHTTPException) -> Response:
+        """Unknown path or method: the same envelope as every other OOS error."""
+        message = f"{request.method} {request.url.path}: {error.detail}"
+        return await business_error(request, ApiError(error.status_code, message))
 
     api.include_router(oos_router(emulator))
     api.include_router(admin_router(emulator))
