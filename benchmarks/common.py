@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import select
@@ -50,7 +51,7 @@ class Section:
 def percentile(values: Sequence[float], fraction: float) -> float:
     """Nearest-rank percentile (fraction in 0..1) of a non-empty sequence."""
     ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(fraction * len(ordered) + 0.5) - 1))
+    index = min(len(ordered) - 1, max(0, math.ceil(fraction * len(ordered)) - 1))
     return ordered[index]
 
 
