@@ -19,6 +19,7 @@ the same task instance of the same DAG run again, the way a retry would.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import signal
@@ -87,6 +88,65 @@ TRIGGERER = textwrap.dedent(
 )
 
 
+def test_trigger_cancelled_mid_wait_resumes_from_serialized_kwargs_fast(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The quick in-process twin of the test below (no process start-up cost): a trigger run is
+    cancelled mid-wait, as a stopping triggerer cancels it, and a trigger rebuilt from the JSON of
+    its kwargs yields the one right event."""
+    import asyncio
+
+    from airflow_provider_oos.hooks.oos import close_all_sessions
+    from airflow_provider_oos.operators.oos import OosCreateExecutionOperator
+
+    try:
+        from airflow.sdk.exceptions import TaskDeferred
+    except ImportError:  # Airflow 3.1
+        from airflow.exceptions import TaskDeferred  # type: ignore[no-redef,attr-defined]
+
+    emulator = RecordingEmulator(time_scale=0.5, instances=["i-ok"]).start()
+    try:
+        monkeypatch.setenv("AIRFLOW_CONN_OOS_DEFAULT", connection_json(emulator, max_retries=3))
+        operator = OosCreateExecutionOperator(
+            task_id="deferred",
+            template=step_template("trigger-cancel", instance="i-ok", shell_seconds=2),
+            poll_interval=0.2,
+            deferrable=True,
+        )
+        context = context_for("deferred")
+        with pytest.raises(TaskDeferred) as deferral:
+            operator.execute(context)
+        classpath, kwargs = json.loads(json.dumps(deferral.value.trigger.serialize()))
+        execution_id = context["ti"].xcom["execution_id"]
+        emulator.admin("POST", f"executions/{execution_id}/pause")
+
+        def rebuilt() -> Any:
+            module, _, name = classpath.rpartition(".")
+            return getattr(importlib.import_module(module), name)(**kwargs)
+
+        async def first_then_second() -> list[Any]:
+            first = asyncio.ensure_future(rebuilt().run().__anext__())
+            before = gets(emulator)
+            while gets(emulator) < before + 2:  # it is polling the paused execution
+                await asyncio.sleep(0.05)
+            first.cancel()  # the triggerer goes away mid-wait
+            with pytest.raises(asyncio.CancelledError):
+                await first
+            emulator.admin("POST", f"executions/{execution_id}/resume")
+            events = [event.payload async for event in rebuilt().run()]
+            await close_all_sessions()
+            return events
+
+        events = asyncio.run(first_then_second())
+        assert len(events) == 1 and events[0]["status"] == "success", events
+        assert events[0]["execution_id"] == execution_id
+        assert operator.execute_complete(context, events[0])["state"] == "SUCCESS"
+        assert emulator.create_calls() == 1
+    finally:
+        emulator.stop()
+
+
+@pytest.mark.reliability
 def test_triggerer_restarted_mid_wait_resumes_from_serialized_kwargs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -77,7 +77,7 @@ def test_known_states_are_classified_as_documented() -> None:
 
 @FAST
 @given(states)
-def test_every_state_is_classified_exactly_once(state: str | None) -> None:
+def test_every_state_is_classified_exactly_once_fast(state: str | None) -> None:
     check_state(state)
     record("property tests", states_classified=1)
     execution = Execution(id="d-prop", state=state)
@@ -188,7 +188,7 @@ def _count_tasks(items: list[dict[str, Any]]) -> int:
 
 @FAST
 @given(executions)
-def test_generated_executions_round_trip_through_json(data: dict[str, Any]) -> None:
+def test_generated_executions_round_trip_through_json_fast(data: dict[str, Any]) -> None:
     check_round_trip(data)
     record("property tests", executions_round_tripped=1)
 
