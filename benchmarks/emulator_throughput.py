@@ -24,7 +24,7 @@ import aiohttp
 import requests
 
 from airflow_provider_oos.auth import BceCredentials, signed_headers
-from airflow_provider_oos.emulator.process import start_emulator
+from airflow_provider_oos.emulator.process import EmulatorHandle, start_emulator
 
 TARGET_REQUESTS_PER_SECOND = 300
 DEFAULT_CLIENTS = 8
@@ -87,9 +87,15 @@ async def _poll_all(
     return latencies, errors, elapsed
 
 
-def run(seconds: float = 5.0, clients: int = DEFAULT_CLIENTS) -> dict[str, Any]:
-    """Measure for `seconds` with `clients` keep-alive connections; return the figures."""
-    emulator = start_emulator(time_scale=0.01)
+def run(
+    seconds: float = 5.0, clients: int = DEFAULT_CLIENTS, emulator: EmulatorHandle | None = None
+) -> dict[str, Any]:
+    """Measure for `seconds` with `clients` keep-alive connections; return the figures.
+
+    Starts its own emulator (CLI process) unless a running one is given.
+    """
+    own = emulator is None
+    emulator = start_emulator(time_scale=0.01) if emulator is None else emulator
     try:
         assert emulator.process is not None
         credentials = BceCredentials(emulator.access_key, emulator.secret_key)
@@ -99,7 +105,8 @@ def run(seconds: float = 5.0, clients: int = DEFAULT_CLIENTS) -> dict[str, Any]:
         latencies, errors, elapsed = asyncio.run(_poll_all(url, credentials, seconds, clients))
         cpu_after = _cpu_seconds(emulator.process.pid)
     finally:
-        emulator.stop()
+        if own:
+            emulator.stop()
     latencies.sort()
     count = len(latencies)
     server_cpu_ms = (

@@ -58,7 +58,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    import uvicorn  # heavy imports only once we really serve
+    sock = _bind(args.host, args.port)  # before the heavy imports: a taken port fails fast
+    if sock is None:
+        return 2
+    import uvicorn
 
     from airflow_provider_oos.emulator.app import Emulator, EmulatorConfig, create_app
     from airflow_provider_oos.emulator.signature import KeyPair
@@ -72,15 +75,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             instances=[i.strip() for i in args.instances.split(",") if i.strip()],
         )
     )
-    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # inherited by accepted sockets
-    try:
-        sock.bind((args.host, args.port))
-    except OSError as error:
-        print(f"oos-emulator: cannot bind {args.host}:{args.port}: {error}", file=sys.stderr)
-        return 2
     host, port = sock.getsockname()[:2]
     shown_host = f"[{host}]" if ":" in host else host
 
@@ -107,6 +101,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signum, lambda *_: None)
     server.run(sockets=[sock])
     return 0
+
+
+def _bind(host: str, port: int) -> socket.socket | None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # inherited by accepted sockets
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        print(f"oos-emulator: cannot bind {host}:{port}: {error}", file=sys.stderr)
+        return None
+    return sock
 
 
 def _connections(server: Any) -> Any:
