@@ -77,6 +77,15 @@ def test_example_dag_is_documented_and_editable(dag_bag: Any, dag_id: str) -> No
     assert conn_ids == {"oos_default"}
 
 
+def test_examples_wait_the_way_their_docs_say(dag_bag: Any) -> None:
+    assert dag_bag.dags["example_oos_maintenance_window"].get_task("maintenance_window").deferrable is True
+    pipeline = dag_bag.dags["example_oos_chained_pipeline"]
+    assert pipeline.get_task("start_cache_warmup").wait_for_completion is False
+    assert pipeline.get_task("wait_for_cache_warmup").mode == "reschedule"
+    rolling = dag_bag.dags["example_oos_mapped_batches"].get_task("restart_batch")
+    assert rolling.max_active_tis_per_dagrun == 1
+
+
 @dataclass(frozen=True)
 class Planned:
     """One example DAG run: the emulator it talks to (and its speed) and the run's conf."""
