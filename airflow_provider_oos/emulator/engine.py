@@ -13,6 +13,7 @@ Task runtime phases: `waiting` (upstream not done) → `delay` (scheduleDelayMil
 from __future__ import annotations
 
 import copy
+import logging
 import threading
 from typing import Any
 
@@ -20,6 +21,7 @@ from airflow_provider_oos.emulator import actions
 from airflow_provider_oos.emulator.store import ExecutionRecord, Store, now_ms, random_id
 from airflow_provider_oos.emulator.templates import resolve_refs, upstream_map
 
+log = logging.getLogger(__name__)
 FINAL_EXECUTION_STATES = frozenset({"SUCCESS", "FAILED", "CANCELED", "ROLLBACK_SUCCESS", "ROLLBACK_FAILED"})
 ACTIVE_PHASES = frozenset({"delay", "running", "retry"})
 ROLLBACK_DURATION_MS = 1000
@@ -79,7 +81,11 @@ class Engine:
 
     def _run(self) -> None:
         while not self._stopping.is_set():
-            next_due = self.tick()
+            try:
+                next_due = self.tick()
+            except Exception:  # a bug must not silently stop every execution: log, go on
+                log.exception("OOS emulator engine pass failed")
+                next_due = None
             delay = _IDLE_WAIT_SECONDS if next_due is None else max(0.0, (next_due - now_ms()) / 1000)
             self._wake.wait(min(delay, _IDLE_WAIT_SECONDS))
             self._wake.clear()
