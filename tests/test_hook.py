@@ -630,3 +630,14 @@ def test_unsent_create_is_retried_then_reported(
     assert caught.value.request_sent is False and caught.value.status is None
     retries = [r for r in caplog.records if "failed" in r.getMessage() and "; retry " in r.getMessage()]
     assert len(retries) == 2
+
+
+def test_the_leak_check_sees_debug_records(
+    hook: OosHook, oos_server: ScriptedOosServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The autouse leak check reads these records: prove DEBUG lines of urllib3 and the hook's
+    retry warnings reach it (otherwise it would pass blindly)."""
+    oos_server.script("GET", "/v2/execution", Reply(status=503, body=b""), Reply(json=SEED))
+    hook.get_execution("d-1")
+    names = {record.name for record in caplog.get_records("call")}
+    assert {"urllib3.connectionpool", "airflow_provider_oos.hooks.oos"} <= names

@@ -34,8 +34,10 @@ def no_secret_in_logs(caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFix
         caplog.set_level(logging.DEBUG, logger=name)
     yield
     out, err = capfd.readouterr()
-    texts = [caplog.text, out, err]
-    for record in caplog.records:
+    texts = [out, err]
+    # At teardown caplog.records only holds this phase's records: read each phase explicitly.
+    records = [record for when in ("setup", "call") for record in caplog.get_records(when)]
+    for record in records + caplog.records:
         texts.append(record.getMessage())
         texts.append(repr(record.args))
         if record.exc_info and record.exc_info[1] is not None:
