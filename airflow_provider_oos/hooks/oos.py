@@ -69,7 +69,7 @@ CONN_TYPE = "baidu_oos"
 DEFAULT_CONN_ID = "oos_default"
 DEFAULT_REGION = "bj"
 DEFAULT_SCHEME = "https"
-# The console deep link is not published: DEFAULT_CONSOLE_URL is a best guess and a setting.
+# DEFAULT_CONSOLE_URL (from get_provider_info) is a best guess: the deep link is not published.
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 5
 DEFAULT_RETRY_WAIT_MIN = 1.0
@@ -867,6 +867,9 @@ def _requests_error(
 # One pooled aiohttp session per (event loop, connection id), shared by every trigger of a
 # triggerer process. A session is bound to the loop it was created on.
 _SESSIONS: dict[tuple[asyncio.AbstractEventLoop, str], aiohttp.ClientSession] = {}
+# Open connections per pool; thousands of waiting triggers queue for them instead of
+# opening thousands of sockets.
+POOL_LIMIT = 100
 
 
 def _pooled_session(conn_id: str) -> aiohttp.ClientSession:
@@ -878,7 +881,7 @@ def _pooled_session(conn_id: str) -> aiohttp.ClientSession:
         for key in [key for key in _SESSIONS if key[0].is_closed()]:
             del _SESSIONS[key]  # sessions of dead loops cannot be closed any more; drop them
         session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=100, ttl_dns_cache=300),
+            connector=aiohttp.TCPConnector(limit=POOL_LIMIT, ttl_dns_cache=300),
             headers={"User-Agent": user_agent()},
             skip_auto_headers=("Content-Type",),
         )
