@@ -377,7 +377,7 @@ def test_execution_by_template_ref(oos: Oos) -> None:
 
 
 def test_linear_steps_run_one_after_another_through_pending_running_success(oos: Oos) -> None:
-    execution_id = oos.create(template(shell("one", "# emulator: sleep 5"), step("two"), step("three")))
+    execution_id = oos.create(template(shell("one", "# emulator: sleep 25"), step("two"), step("three")))
     seen = {oos.get(execution_id)["state"]}
     running = oos.wait(execution_id, {"RUNNING"})
     assert tasks_by_name(running)["one"]["state"] == "RUNNING"
@@ -386,7 +386,7 @@ def test_linear_steps_run_one_after_another_through_pending_running_success(oos:
     seen.add(execution["state"])
     assert seen <= {"PENDING", "RUNNING", "SUCCESS"} and execution["state"] == "SUCCESS"
     one, two, three = execution["tasks"]
-    assert one["finishedTimestamp"] - started_at(one) >= 5000 * 0.02
+    assert one["finishedTimestamp"] - started_at(one) >= 25000 * 0.02
     assert one["finishedTimestamp"] <= started_at(two) and two["finishedTimestamp"] <= started_at(three)
 
 
@@ -504,12 +504,12 @@ def test_pause_on_failure_pauses_then_resume_retries_and_cancel_ends(
 
 
 def test_admin_pause_freezes_time_and_resume_continues(oos: Oos, oos_emulator: EmulatorHandle) -> None:
-    execution_id = oos.create(template(shell("long", "# emulator: sleep 10"), step("short")))
+    execution_id = oos.create(template(shell("long", "# emulator: sleep 25"), step("short")))
     oos.wait(execution_id, {"RUNNING"})
     assert oos_emulator.admin("POST", f"executions/{execution_id}/pause")["state"] == "PAUSED"
     with pytest.raises(RuntimeError, match="is PAUSED: it cannot be paused"):
         oos_emulator.admin("POST", f"executions/{execution_id}/pause")
-    time.sleep(10 * 0.02 + 0.1)  # longer than the step: paused time does not count
+    time.sleep(25 * 0.02 + 0.1)  # longer than the step: paused time does not count
     assert oos.get(execution_id)["tasks"][0]["state"] == "RUNNING"
     assert oos_emulator.admin("POST", f"executions/{execution_id}/resume")["state"] == "RUNNING"
     assert oos.wait(execution_id)["state"] == "SUCCESS"
@@ -599,9 +599,8 @@ def test_shell_is_recorded_never_run_and_unknown_actions_fail(oos: Oos, tmp_path
     ("outcome", "final"), [("SUCCESS", "ROLLBACK_SUCCESS"), ("FAILED", "ROLLBACK_FAILED")]
 )
 def test_failed_step_can_roll_back(oos: Oos, outcome: str, final: str) -> None:
-    execution_id = oos.create(
-        template(shell("deploy", f"# emulator: exit 1\n# emulator: rollback {outcome}"))
-    )
+    script = f"# emulator: exit 1\n# emulator: sleep 25\n# emulator: rollback {outcome}"
+    execution_id = oos.create(template(shell("deploy", script)))
     assert oos.wait(execution_id, {"ROLLBACK"} | FINAL)["state"] == "ROLLBACK"
     assert oos.wait(execution_id)["state"] == final
 

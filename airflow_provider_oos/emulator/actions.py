@@ -5,8 +5,9 @@ Test hooks in an `BCE::Agent::ExecuteShell` script (one per line):
   `# emulator: fail-attempts 2`   the first 2 attempts exit 1, later ones succeed (to exercise retries)
   `# emulator: output KEY=VALUE`  KEY appears in the task's outputContext
   `# emulator: sleep 2.5`         the simulated run lasts 2.5 s (times the time scale)
-  `# emulator: rollback SUCCESS`  when the step finally fails, the execution rolls back to
-                                  ROLLBACK_SUCCESS (or `FAILED` → ROLLBACK_FAILED)
+  `# emulator: rollback SUCCESS`  when the step finally fails, the execution goes to ROLLBACK
+                                  for as long as the step ran, then ROLLBACK_SUCCESS
+                                  (or `FAILED` → ROLLBACK_FAILED)
 """
 
 from __future__ import annotations

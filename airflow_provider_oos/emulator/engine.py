@@ -24,7 +24,6 @@ from airflow_provider_oos.emulator.templates import resolve_refs, upstream_map
 log = logging.getLogger(__name__)
 FINAL_EXECUTION_STATES = frozenset({"SUCCESS", "FAILED", "CANCELED", "ROLLBACK_SUCCESS", "ROLLBACK_FAILED"})
 ACTIVE_PHASES = frozenset({"delay", "running", "retry"})
-ROLLBACK_DURATION_MS = 1000
 _IDLE_WAIT_SECONDS = 1.0
 
 
@@ -360,9 +359,11 @@ class _Run:
             state["phase"] = "failed_paused"
             self.pause("failure", f"step {step['name']!r} failed and pauseOnFailure is set")
             return
-        rollback_to = actions.rollback_outcome(step["operator"], task["initContext"])
-        if rollback_to:
-            self.runtime["pendingRollback"] = rollback_to
+        params = self.params(task, {}, [])
+        rollback_to = actions.rollback_outcome(step["operator"], params)
+        if rollback_to:  # undoing the step takes as long as the step ran
+            duration = actions.planned_duration_ms(step["operator"], params)
+            self.runtime["pendingRollback"] = {"to": rollback_to, "ms": duration}
 
     def _maybe_finish(self) -> None:
         tasks = self.body["tasks"]
@@ -375,13 +376,11 @@ class _Run:
         if not failed:
             return
         self._mark_unreachable()
-        rollback_to = self.runtime.pop("pendingRollback", None)
-        if rollback_to:
+        rollback = self.runtime.pop("pendingRollback", None)
+        if rollback:
             self.set_execution_state("ROLLBACK")
-            self.runtime["rollback"] = {
-                "to": rollback_to,
-                "due": self.now + self.engine.scaled(ROLLBACK_DURATION_MS),
-            }
+            due = self.now + self.engine.scaled(rollback["ms"])
+            self.runtime["rollback"] = {"to": rollback["to"], "due": due}
             return
         self.finish_execution("FAILED")
 
