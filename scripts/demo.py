@@ -159,8 +159,23 @@ def airflow(args: list[str], env: dict[str, str], log: Path, timeout: float, ech
                 out.write(f"\n[demo] killed after {timeout:.0f}s\n")
 
 
-def tail(path: Path, count: int = 40) -> str:
+def tail(path: Path, count: int = 15) -> str:
     return "".join(path.read_text(errors="replace").splitlines(keepends=True)[-count:])
+
+
+def failure_excerpt(path: Path, count: int = 8) -> str:
+    """The provider's error message from the run log (it names the step, reason and log tail)."""
+    lines = path.read_text(errors="replace").splitlines(keepends=True)
+    for index, line in enumerate(lines):
+        if line.startswith("airflow_provider_oos.exceptions."):
+            excerpt = [line]
+            # The message goes on until the next timestamped log line.
+            for following in lines[index + 1 : index + count]:
+                if following[:1].isdigit():
+                    break
+                excerpt.append(following)
+            return "".join(excerpt)
+    return tail(path)
 
 
 def fetch_execution(emulator_url: str, execution_id: str) -> dict[str, Any]:
@@ -187,8 +202,8 @@ def list_executions(emulator_url: str) -> list[dict[str, Any]]:
 def step_seconds(task: dict[str, Any]) -> str:
     """How long a step ran: from its first log line (it started) to its finish."""
     stamps = [entry["timestamp"] for entry in task.get("log") or [] if entry.get("timestamp")]
-    started = min(stamps, default=None)
-    return seconds_between(started or task.get("createdTimestamp"), task.get("finishedTimestamp"))
+    # A step that never started (e.g. UPSTREAM_FAILED) has no log and no duration.
+    return seconds_between(min(stamps, default=None), task.get("finishedTimestamp"))
 
 
 def seconds_between(start_ms: int | None, end_ms: int | None) -> str:
@@ -211,7 +226,9 @@ def print_summary(emulator_url: str) -> bool:
         for task in execution.get("tasks") or []:
             operator = task.get("operator") or {}
             step, action = operator.get("name", task.get("id")), operator.get("operator", "?")
-            print(f"    {step:<18} {action:<28} {task.get('state', '?'):<10} {step_seconds(task):>6}")
+            print(f"    {step:<18} {action:<28} {task.get('state', '?'):<16} {step_seconds(task):>6}")
+            if task.get("reason"):
+                print(f"      reason: {task['reason']}")
     print()
     return all(execution.get("state") == "SUCCESS" for execution in executions)
 
@@ -239,7 +256,7 @@ def main() -> int:
             succeeded = code == 0 and all_success
             say(f"deferred to the triggerer: {'yes' if deferred else 'no'}")
             if not succeeded:
-                say(f"DAG run failed (exit code {code}); last lines of {dag_log}:\n{tail(dag_log)}")
+                say(f"DAG run failed (exit code {code}); full log {dag_log}:\n{failure_excerpt(dag_log)}")
     finally:
         if succeeded:
             shutil.rmtree(home, ignore_errors=True)
