@@ -38,8 +38,8 @@ venv: $(VENV)/.installed
 venv31: $(VENV31)/.installed
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check airflow_provider_oos tests benchmarks example_dags
-	$(VENV)/bin/ruff format --check airflow_provider_oos tests benchmarks example_dags
+	$(VENV)/bin/ruff check airflow_provider_oos tests benchmarks example_dags scripts
+	$(VENV)/bin/ruff format --check airflow_provider_oos tests benchmarks example_dags scripts
 	$(VENV)/bin/mypy
 
 test-3.3: $(AIRFLOW_HOME_33)/airflow.db
