@@ -11,12 +11,14 @@ from oos_task_helpers import api_requests, connection_json, shell, task_context,
 from airflow_provider_oos.emulator.process import EmulatorHandle
 from airflow_provider_oos.models import Template
 from airflow_provider_oos.operators.oos import (
-    DEFAULT_STEP_RETRIES,
-    DEFAULT_STEP_RETRY_INTERVAL_MS,
-    DEFAULT_STEP_TIMEOUT_MS,
     OosCreateExecutionOperator,
     OosDeleteTemplateOperator,
     OosUpsertTemplateOperator,
+)
+from airflow_provider_oos.template_rules import (
+    DEFAULT_STEP_RETRIES,
+    DEFAULT_STEP_RETRY_INTERVAL_MS,
+    DEFAULT_STEP_TIMEOUT_MS,
     normalize_template,
 )
 

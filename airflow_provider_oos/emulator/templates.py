@@ -9,6 +9,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from airflow_provider_oos.template_rules import find_cycle
+
 # Step defaults the service fills in (as in the vendor page's execution snapshot).
 OPERATOR_DEFAULTS: dict[str, Any] = {
     "retries": 0,
@@ -129,34 +131,9 @@ def _check_links(links: Any, names: list[str]) -> None:
             if link[end] not in known:
                 raise TemplateInvalid(f"template.links[{index}].{end} names unknown step {link[end]!r}")
         edges[link["src"]].append(link["dst"])
-    cycle = _find_cycle(edges)
+    cycle = find_cycle(edges)
     if cycle:
         raise TemplateInvalid(f"template.links form a cycle: {' -> '.join(cycle)}")
-
-
-def _find_cycle(edges: dict[str, list[str]]) -> list[str] | None:
-    visiting: list[str] = []
-    done: set[str] = set()
-
-    def visit(node: str) -> list[str] | None:
-        if node in visiting:
-            return [*visiting[visiting.index(node) :], node]
-        if node in done:
-            return None
-        visiting.append(node)
-        for nxt in edges[node]:
-            found = visit(nxt)
-            if found:
-                return found
-        visiting.pop()
-        done.add(node)
-        return None
-
-    for start in edges:
-        found = visit(start)
-        if found:
-            return found
-    return None
 
 
 def upstream_map(template: dict[str, Any]) -> dict[str, list[str]]:

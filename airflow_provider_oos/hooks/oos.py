@@ -58,6 +58,7 @@ from airflow_provider_oos.models import (
     TemplateCheck,
     TemplatePage,
 )
+from airflow_provider_oos.template_rules import normalize_template
 
 if TYPE_CHECKING:
     import aiohttp
@@ -76,8 +77,6 @@ DEFAULT_RETRY_WAIT_MIN = 1.0
 DEFAULT_RETRY_WAIT_MAX = 30.0
 JSON_CONTENT_TYPE = "application/json;charset=utf-8"
 REQUEST_ID_HEADER = "x-bce-request-id"
-# Sent for every step that does not say otherwise: the sources disagree on the defaults.
-STEP_DEFAULTS: Mapping[str, int] = {"retries": 0, "retryInterval": 60_000, "timeout": 3_600_000}
 TEMPLATE_TYPES = ("INDIVIDUAL", "GLOBAL")
 
 AUTH_CODES = frozenset(
@@ -526,37 +525,10 @@ def as_template(template: Template | Mapping[str, Any], name: str = "template") 
 
 
 def template_payload(template: Template | Mapping[str, Any], *, inline_required: bool) -> dict[str, Any]:
-    """The JSON to send for a template, checked before any call.
-
-    Fills each step's `retries`, `retryInterval` and `timeout` when absent (the sources disagree
-    on defaults) and `linear: true` for a list of steps without links.
-    """
-    body = as_template(template).to_api()
-    steps = body.get("operators") or []
-    if inline_required:
-        if not body.get("name"):
-            raise ValueError("template.name is required: give the template a name (unique per account)")
-        if not steps:
-            raise ValueError("template.operators is empty: add at least one step")
-    seen: set[str] = set()
-    for index, step in enumerate(steps):
-        if not step.get("operator"):
-            raise ValueError(
-                f"template.operators[{index}] ({step.get('name')!r}) has no 'operator' (action type), "
-                "e.g. 'BCE::BCC::StopInstance'"
-            )
-        if step["name"] in seen:
-            raise ValueError(
-                f"template.operators: step name {step['name']!r} is used twice; names must be unique"
-            )
-        seen.add(step["name"])
-        for key, default in STEP_DEFAULTS.items():
-            step.setdefault(key, default)
-    if steps and "linear" not in body and not body.get("links"):
-        body["linear"] = True
-    if body.get("linear") is False and steps and not body.get("links"):
-        raise ValueError("template.links is required when template.linear is false: list the src/dst edges")
-    return body
+    """The JSON to send for a template. Templates to store or run are checked and completed by
+    `normalize_template` first; a template sent to check-template goes as given (that is the check)."""
+    parsed = as_template(template)
+    return (normalize_template(parsed) if inline_required else parsed).to_api()
 
 
 def tags_payload(tags: Sequence[Tag | Mapping[str, Any]] | Mapping[str, str] | None) -> list[dict[str, Any]]:
