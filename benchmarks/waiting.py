@@ -54,7 +54,7 @@ TARGET_LATENCY_SLACK = 1.0  # p99 detection latency within poll interval + 1 s
 POOL_LIMIT = 100  # OosAsyncHook's TCPConnector(limit=100)
 VARIANTS = ("pooled", "naive")
 # Creating executions is setup, not measured; stop (and report fewer waits) if it drags on.
-CREATE_BUDGET_SECONDS = 90.0
+CREATE_BUDGET_SECONDS = 60.0
 
 
 def _template(sleep_seconds: float) -> dict[str, Any]:
@@ -384,6 +384,9 @@ def summarize(result: dict[str, Any]) -> dict[str, Any]:
         "client_errors": result["client_errors"],
         "wall_seconds": result["wall_seconds"],
         "emulator_cpu_ms_per_poll": result["emulator_cpu_seconds"] / polls * 1000,
+        # Cores busy on average during the waits: is the client or the emulator the bottleneck?
+        "client_cores": result["cpu_seconds"] / max(result["wall_seconds"], 1e-9),
+        "emulator_cores": result["emulator_cpu_seconds"] / max(result["wall_seconds"], 1e-9),
     }
 
 
@@ -482,9 +485,35 @@ def run(smoke: bool = False, sizes: tuple[tuple[int, float], ...] | None = None)
                 "creating N executions is O(N^2). Fix (emulator/engine.py): keep each execution's next "
                 "due time and only advance executions that are due (a heap keyed by due time)."
             )
-    for check in section.checks:
-        if check.met is False:
-            section.notes.append(f"Missed '{check.target}': measured {check.measured}.")
+    cpu_check, latency_check = section.checks[1], section.checks[3]
+    if latency_check.met is False:
+        section.notes.append(
+            f"Detection latency at N={largest['count']:,}: the emulator, not the trigger, is the queue. "
+            f"It spent {fmt(largest['emulator_cpu_ms_per_poll'])} ms of CPU per poll and was busy "
+            f"{fmt(largest['emulator_cores'])} cores on average (one Python process, GIL-bound: ~1 core "
+            f"at most), while the waiting process used {fmt(largest['client_cores'])} cores. Part of "
+            "the emulator's cost is its engine: every tick re-scans every running execution "
+            "(`Engine.tick`, O(running executions) under the store lock), and with thousands of "
+            "executions finishing at spread times it ticks continuously. What would close it "
+            "(emulator/engine.py, emulator engineer): keep each execution's next due time and "
+            "advance only the due ones (a heap keyed by due time), and serve GETs from the "
+            "answer cache without taking the engine's lock. The N=1,000 rows show the same trigger "
+            "at a lower request rate."
+        )
+    if cpu_check.met is False:
+        section.notes.append(
+            f"CPU per poll ({fmt(largest['cpu_ms_per_poll'], 2)} ms, of which "
+            f"{fmt(largest['system_ms_per_poll'], 2)} ms kernel) is all the waiting process's CPU "
+            f"divided by its polls, with only {fmt(largest['polls_per_wait'], 1)} polls per wait: "
+            "per-wait fixed costs dominate (a connection lookup and config parse per trigger, the "
+            "progress log lines, building the event payload). See the hook section for the steady "
+            "cost of one poll on a warm pool. What would close it: cache the parsed connection "
+            "per (process, conn id) for a short TTL in `OosAsyncHook.get_config` (hooks/oos.py), so "
+            "10,000 triggers do one lookup, not 10,000; log the first observation of an execution "
+            "at DEBUG in `ProgressReporter` (waiting.py) and keep INFO for real state changes; with "
+            "real OOS executions (minutes, a poll every 30 s) the fixed cost spreads over many "
+            "more polls."
+        )
     return section
 
 
