@@ -231,13 +231,13 @@ def import_footprint(module: str = OPERATORS_MODULE) -> dict[str, Any]:
     return result
 
 
-def run(smoke: bool = False) -> Section:
+def run(smoke: bool = False, footprint: dict[str, Any] | None = None) -> Section:
     files = sorted(EXAMPLE_DAGS.glob("example_*.py"))
     if smoke:
         files = files[:1]
     samples = 1 if smoke else 3
-    footprint = import_footprint()
-    results = []
+    footprint = footprint or import_footprint()
+    results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="oos-bench-dags-") as tmp:
         for path in files:
             print(f"  DAG parse: {path.name} ...", file=sys.stderr, flush=True)

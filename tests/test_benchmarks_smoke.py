@@ -8,6 +8,7 @@ import footprint of the operators module, checked in a fresh interpreter.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 
@@ -19,8 +20,15 @@ def _finite_positive(value: float) -> bool:
     return math.isfinite(value) and value > 0
 
 
-def test_importing_the_operators_module_pulls_in_no_http_client_hook_or_emulator() -> None:
-    footprint = dag_parse.import_footprint()
+@pytest.fixture(scope="module")
+def operators_footprint() -> dict[str, Any]:
+    return dag_parse.import_footprint()
+
+
+def test_importing_the_operators_module_pulls_in_no_http_client_hook_or_emulator(
+    operators_footprint: dict[str, Any],
+) -> None:
+    footprint = operators_footprint
     assert footprint["forbidden_added"] == []
     # The check is not vacuous: the operators module itself was imported by the fresh interpreter.
     assert "airflow_provider_oos.operators.oos" in footprint["added_provider"]
@@ -55,8 +63,8 @@ def test_emulator_throughput_smoke() -> None:
     assert section.data["errors"] == 0
 
 
-def test_dag_parse_smoke(tmp_path: pytest.TempPathFactory) -> None:
-    section = dag_parse.run(smoke=True)
+def test_dag_parse_smoke(operators_footprint: dict[str, Any]) -> None:
+    section = dag_parse.run(smoke=True, footprint=operators_footprint)
     (item,) = section.data["files"]
     assert item["tasks"] > 0
     assert _finite_positive(item["ours"]) and _finite_positive(item["twin"])
