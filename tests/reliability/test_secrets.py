@@ -260,7 +260,8 @@ def test_no_secret_anywhere(
     record(
         "secrets",
         places_searched=len(evidence.items),
-        log_lines_searched=len(all_logs.lines),
+        log_records_searched=len(all_logs.lines),
+        output_chars_searched=len(out) + len(err),
         leaks=len(evidence.leaks()),
     )
     assert not evidence.leaks(), "secret leaked:\n" + "\n".join(evidence.leaks())
@@ -280,12 +281,15 @@ demo = runpy.run_path({str(demo)!r}, run_name="demo_under_test")
 main = demo["main"]
 main.__globals__["SECRET_KEY"] = {CANARY_SECRET_KEY!r}
 original = main.__globals__["airflow"]
-def airflow(args, env, log, timeout):
-    code = original(args, env, log, timeout)
+def airflow(args, env, log, *rest, **options):
+    code = original(args, env, log, *rest, **options)
     print("=== " + str(log) + " ===")
     print(pathlib.Path(log).read_text(errors="replace"))
     return code
 main.__globals__["airflow"] = airflow
+# Prove the swap took: the connection the demo hands to Airflow carries the canary.
+conn = main.__globals__["airflow_env"](pathlib.Path("/nonexistent"), "http://127.0.0.1:1")["AIRFLOW_CONN_OOS_DEFAULT"]
+print("CANARY-IN-EFFECT" if {CANARY_SECRET_KEY!r} in conn else "CANARY-MISSING")
 sys.exit(main())
 """
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_")}
@@ -296,6 +300,7 @@ sys.exit(main())
     (tmp_path / "demo-output.txt").write_text(output)
     assert done.returncode == 0, f"demo failed:\n{output[-3000:]}"
     assert "SUCCESS" in output
+    assert "CANARY-IN-EFFECT" in output, "the demo did not run with the canary secret key"
     leaks = [canary for canary in CANARIES if canary in output]
     record("secrets", demo_output_chars=len(output), demo_leaks=len(leaks))
     assert not leaks, f"the demo printed a secret: {leaks}"
