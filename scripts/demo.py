@@ -153,6 +153,9 @@ def airflow(args: list[str], env: dict[str, str], log: Path, timeout: float, ech
                     print(f"         | {progress['message']}", flush=True)
             return process.wait()
         finally:
+            if process.poll() is None:  # we are being interrupted: take the run down with us
+                process.kill()
+                process.wait()
             if watchdog.is_alive():
                 watchdog.cancel()
             else:
@@ -233,7 +236,12 @@ def print_summary(emulator_url: str) -> bool:
     return all(execution.get("state") == "SUCCESS" for execution in executions)
 
 
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds through the `finally`s: emulator stopped, home kept
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     started = time.monotonic()
     home = Path(tempfile.mkdtemp(prefix="oos-demo-airflow-"))
     succeeded = False
