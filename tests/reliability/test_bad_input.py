@@ -408,9 +408,9 @@ def test_slow_loris_server_cannot_hang_the_hook(
     started = time.monotonic()
     worker = threading.Thread(target=call, daemon=True)
     worker.start()
-    worker.join(timeout=20)
+    worker.join(timeout=10)
     assert not worker.is_alive(), (
-        "the hook was still reading a slow-loris answer after 20 s (no total deadline)"
+        "the hook was still reading a slow-loris answer after 10 s (no total deadline)"
     )
     assert outcome and isinstance(outcome[0], OosApiError), outcome
     assert_names(outcome[0], ["GET", "/v2/execution"])
@@ -427,7 +427,7 @@ def test_slow_loris_server_cannot_hang_the_async_hook(
 
     async def get() -> Any:
         try:
-            return await asyncio.wait_for(OosAsyncHook(oos_conn_id="oos_hostile").get_execution("d-x"), 20)
+            return await asyncio.wait_for(OosAsyncHook(oos_conn_id="oos_hostile").get_execution("d-x"), 10)
         finally:
             await close_all_sessions()
 
