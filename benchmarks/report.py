@@ -49,7 +49,8 @@ def render(
     rows = []
     for section in sections:
         if section.error:
-            rows.append([section.title, "(benchmark did not run)", section.error.splitlines()[0], "not run"])
+            last_line = section.error.strip().splitlines()[-1]
+            rows.append([section.title, "(benchmark did not run)", last_line, "not run"])
         for check in section.checks:
             rows.append([section.title, check.target, check.measured, _verdict(check)])
     lines += _table(["benchmark", "target", "measured", "verdict"], rows)

@@ -442,8 +442,11 @@ def run(smoke: bool = False, sizes: tuple[tuple[int, float], ...] | None = None)
             ]
         )
     pooled = [s for s in summaries if s["variant"] == "pooled"]
-    largest = max(pooled, key=lambda s: s["count"])
-    naive_largest = next(s for s in summaries if s["variant"] == "naive" and s["count"] == largest["count"])
+    largest = max(pooled, key=lambda s: s["planned"])
+    # Same planned size (creation may have stopped at a different count for each variant).
+    naive_largest = next(
+        s for s in summaries if s["variant"] == "naive" and s["planned"] == largest["planned"]
+    )
     limit = largest["poll_interval"] + TARGET_LATENCY_SLACK
     bounded = (
         largest["peak_open_connections"] <= POOL_LIMIT and largest["connections_opened"] <= POOL_LIMIT * 3
