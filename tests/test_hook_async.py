@@ -96,6 +96,24 @@ async def test_one_pool_per_loop_and_connection_shared_by_all_hooks(
     assert hook_module._pooled_session(conn_id) is not session
 
 
+async def test_last_user_of_a_pool_closes_it(
+    monkeypatch: pytest.MonkeyPatch, oos_server: ScriptedOosServer, sessions_closed: None
+) -> None:
+    """Triggers hold the pool with `async with`; it closes when the last one leaves, so a
+    short-lived loop (`airflow dags test`) ends with no unclosed aiohttp session."""
+    oos_server.script("GET", "/v2/execution", Reply(json=SEED))
+    conn_id = set_conn(monkeypatch, oos_server)
+    async with OosAsyncHook(conn_id) as first:
+        async with OosAsyncHook(conn_id) as second:
+            await second.get_execution("d-1")
+            session = hook_module._pooled_session(conn_id)
+        assert not session.closed, "still used by the first hook"
+        await first.get_execution("d-1")
+        assert hook_module._pooled_session(conn_id) is session
+    assert session.closed
+    assert (asyncio.get_running_loop(), conn_id) not in hook_module._SESSIONS
+
+
 def test_each_event_loop_gets_its_own_pool(
     monkeypatch: pytest.MonkeyPatch, oos_server: ScriptedOosServer
 ) -> None:

@@ -839,6 +839,8 @@ def _requests_error(
 # One pooled aiohttp session per (event loop, connection id), shared by every trigger of a
 # triggerer process. A session is bound to the loop it was created on.
 _SESSIONS: dict[tuple[asyncio.AbstractEventLoop, str], aiohttp.ClientSession] = {}
+# Triggers using each pool right now (see OosAsyncHook.__aenter__/__aexit__).
+_SESSION_USERS: dict[tuple[asyncio.AbstractEventLoop, str], int] = {}
 # Open connections per pool; thousands of waiting triggers queue for them instead of
 # opening thousands of sockets.
 POOL_LIMIT = 100
@@ -889,6 +891,20 @@ class OosAsyncHook:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(oos_conn_id={self.oos_conn_id!r})"
+
+    async def __aenter__(self) -> OosAsyncHook:
+        """Count this user of the loop's pooled session, so the last one out can close it."""
+        key = (asyncio.get_running_loop(), self.oos_conn_id)
+        _SESSION_USERS[key] = _SESSION_USERS.get(key, 0) + 1
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        key = (asyncio.get_running_loop(), self.oos_conn_id)
+        users = _SESSION_USERS.pop(key, 1) - 1
+        if users > 0:
+            _SESSION_USERS[key] = users
+        elif (session := _SESSIONS.pop(key, None)) is not None:
+            await session.close()
 
     async def get_config(self) -> OosConnectionConfig:
         if self._config is None:

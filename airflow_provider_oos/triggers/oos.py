@@ -25,6 +25,7 @@ from airflow_provider_oos.waiting import (
 )
 
 if TYPE_CHECKING:
+    from airflow_provider_oos.hooks.oos import OosAsyncHook
     from airflow_provider_oos.models import Execution
 
 
@@ -92,13 +93,18 @@ class OosExecutionTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from airflow_provider_oos.hooks.oos import OosAsyncHook
 
-        hook = OosAsyncHook(oos_conn_id=self.oos_conn_id)
+        # The hook's pooled session is shared by every trigger of this event loop; leaving the
+        # `async with` lets the last one out close it, before the single event is sent.
+        async with OosAsyncHook(oos_conn_id=self.oos_conn_id) as hook:
+            event = await self._wait(hook)
+        yield event
+
+    async def _wait(self, hook: OosAsyncHook) -> TriggerEvent:
         try:
             console_url = (await hook.get_config()).console_url(self.execution_id)
             self._console_url = console_url
         except Exception as err:  # a broken connection cannot get better by waiting
-            yield self._event("error", f"Cannot use connection {self.oos_conn_id!r}: {err}", "")
-            return
+            return self._event("error", f"Cannot use connection {self.oos_conn_id!r}: {err}", "")
         reporter = ProgressReporter(self.log, self.execution_id, console_url)
         last: Execution | None = None
         failures = 0
@@ -112,8 +118,7 @@ class OosExecutionTrigger(BaseTrigger):
                         f"Giving up on OOS execution {self.execution_id} after {failures} failed "
                         f"API call(s) in a row: {err}"
                     )
-                    yield self._event("error", message, console_url, last)
-                    return
+                    return self._event("error", message, console_url, last)
                 delay = backoff_seconds(self.poll_interval, failures)
                 self.log.warning(
                     "Could not read OOS execution %s (%s); trying again in %.1f s.",
@@ -127,27 +132,23 @@ class OosExecutionTrigger(BaseTrigger):
                 reporter.report(execution)
                 outcome = classify(execution)
                 if outcome is Outcome.SUCCESS:
-                    yield self._event(
+                    return self._event(
                         "success", f"OOS execution {execution.id} succeeded.", console_url, execution
                     )
-                    return
                 if outcome is Outcome.FAILED:
-                    yield self._event(
+                    return self._event(
                         "failed", describe_failure(execution, console_url), console_url, execution
                     )
-                    return
                 if outcome is Outcome.PAUSED and self.on_paused == "fail":
-                    yield self._event(
+                    return self._event(
                         "paused", describe_pause(execution, console_url), console_url, execution
                     )
-                    return
                 delay = self.poll_interval
             remaining = self._remaining()
             if remaining is not None and remaining <= 0:
                 state = last.state if last else None
                 message = describe_timeout(self.execution_id, None, state, console_url)
-                yield self._event("timeout", message, console_url, last)
-                return
+                return self._event("timeout", message, console_url, last)
             await asyncio.sleep(delay if remaining is None else min(delay, remaining))
 
     async def on_kill(self) -> None:
