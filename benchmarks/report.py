@@ -61,6 +61,8 @@ def render(
             continue
         if section.rows:
             lines += _table(section.headers, section.rows)
+        if section.notes and not any(check.met is False for check in section.checks):
+            lines += ["", *[f"- {note}" for note in section.notes]]
     missed = [section for section in sections if any(check.met is False for check in section.checks)]
     if missed or analysis:
         lines += ["", "## Missed targets: why, and what would close them", ""]
