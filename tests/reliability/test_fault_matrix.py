@@ -280,7 +280,7 @@ def run_cell(
     spec = FAULTS[fault]
     if spec is not None:
         emulator.set_faults(path=OOS_PATH, method="GET", **spec)
-    planned = plan(runs, seed=zlib.crc32(cell.encode()), longest=5 if runs >= FULL_RUNS else 3)
+    planned = plan(runs, seed=zlib.crc32(cell.encode()), longest=5 if runs >= FULL_RUNS else 2)
     stats: dict[str, Any] = {}
     restarter = None
     if spec is None:
