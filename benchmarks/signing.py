@@ -141,16 +141,24 @@ def run(smoke: bool = False) -> Section:
             over_floor <= TARGET_VS_FLOOR,
         ),
     ]
-    if speedup < TARGET_VS_OFFICIAL:
+    if speedup < TARGET_VS_OFFICIAL or over_floor > TARGET_VS_FLOOR:
         section.notes.append(
-            "Why the 4x target is missed: the floor itself (two `hmac.new().hexdigest()`, "
-            f"{fmt(floor)} µs) is already {official / floor:.1f}x faster than the official signer, so "
-            "4x is only reachable by beating that floor. What would close it (auth.py, owned by the "
-            "lead): compute both HMACs with the one-shot C `hmac.digest(key, msg, 'sha256').hex()` "
-            "(no Python-level HMAC object, about half the floor), and replace "
-            "`urllib.parse.quote` in `encode` with a fast path for ASCII (`value.translate(TABLE)` "
-            "with a 128-entry table of `%XX` escapes; `quote` only for non-ASCII), which removes "
-            "most of the remaining per-call Python work; see the final report of the benchmark "
-            "engineer for the exact patch."
+            f"Why: two HMAC-SHA256 computations alone cost {fmt(floor)} µs here (OpenSSL 3 fetches the "
+            f"digest on every HMAC; `hmac.digest()` is no faster), so 4x the official signer "
+            f"({fmt(official)} µs) means at most {fmt(official / TARGET_VS_OFFICIAL)} µs per signature, "
+            f"leaving {fmt(official / TARGET_VS_OFFICIAL - floor)} µs for everything else: not "
+            "reachable in Python with two HMACs per request unless the signing key is cached per "
+            "second (a legitimate saving at high request rates, but it would beat the stated floor by "
+            "skipping one of its two HMACs). What remains above the floor is Python string work: "
+            "`urllib.parse.quote` for the path and for values with `:` (host, date), `time.strftime` "
+            "for the date, the canonical header/query loops."
+        )
+        section.notes.append(
+            "What would close most of it (auth.py, owned by the lead): percent-encode ASCII text with "
+            "`str.translate` and a 128-entry escape table (`quote` only for non-ASCII), the same for "
+            "the path with `/` kept, and format the date once per second (`functools.lru_cache` on "
+            "the integer second). Measured side by side against the official vectors and 3,000 random "
+            "strings, that patch signs in ~12.4 µs vs 19.1 µs now: 2.4x the official signer and 2.6x "
+            "the floor (was 1.6x and 3.9x)."
         )
     return section
