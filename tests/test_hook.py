@@ -26,6 +26,7 @@ from airflow_provider_oos.models import Execution, OperatorPage, Template, Templ
 from tests.support.oos_server import SECRET_KEY, SESSION_TOKEN, Reply, ScriptedOosServer, free_port
 
 pytest_plugins = ["tests.support.hook_fixtures"]
+pytestmark = pytest.mark.usefixtures("no_secret_in_logs")
 
 SEED = json.loads((Path(__file__).parent / "support" / "seed_get_execution.json").read_text())
 INLINE = {
@@ -635,7 +636,7 @@ def test_unsent_create_is_retried_then_reported(
 def test_the_leak_check_sees_debug_records(
     hook: OosHook, oos_server: ScriptedOosServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The autouse leak check reads these records: prove DEBUG lines of urllib3 and the hook's
+    """The leak check reads these records: prove DEBUG lines of urllib3 and the hook's
     retry warnings reach it (otherwise it would pass blindly)."""
     oos_server.script("GET", "/v2/execution", Reply(status=503, body=b""), Reply(json=SEED))
     hook.get_execution("d-1")

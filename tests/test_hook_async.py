@@ -18,6 +18,7 @@ from airflow_provider_oos.hooks.oos import OosAsyncHook, close_all_sessions
 from tests.support.oos_server import SESSION_TOKEN, Reply, ScriptedOosServer, free_port
 
 pytest_plugins = ["tests.support.hook_fixtures"]
+pytestmark = pytest.mark.usefixtures("no_secret_in_logs")
 
 SEED = json.loads((Path(__file__).parent / "support" / "seed_get_execution.json").read_text())
 

@@ -245,30 +245,35 @@ def _endpoint(host: str, port: Any, scheme: str | None, region: str) -> str:
     """`scheme://host[:port]` from a bare host, a full URL, or (empty host) the region."""
     if not host:
         host = f"oos.{region}.baidubce.com"
+    # Messages quote the host, but never credentials someone pasted into it (`user:secret@`).
+    prefix, sep, rest = host.rpartition("://")
+    shown = f"{prefix}{sep}***@{rest.rpartition('@')[2]}" if "@" in rest else host
     if "://" in host:
         parts = urlsplit(host)
+        if parts.username or parts.password:
+            raise ValueError(f"host {shown!r} must not carry credentials: put them in login and password")
         if parts.scheme.lower() not in ("http", "https"):
-            raise ValueError(f"host {host!r}: the URL scheme must be http or https")
+            raise ValueError(f"host {shown!r}: the URL scheme must be http or https")
         if scheme is not None and scheme != parts.scheme.lower():
             raise ValueError(
-                f"host {host!r} says {parts.scheme}:// but extra 'scheme' says {scheme!r}: make them agree"
+                f"host {shown!r} says {parts.scheme}:// but extra 'scheme' says {scheme!r}: make them agree"
             )
         if parts.path not in ("", "/") or parts.query or parts.fragment:
             raise ValueError(
-                f"host {host!r} has a path or query: give only scheme://host[:port] "
+                f"host {shown!r} has a path or query: give only scheme://host[:port] "
                 f"(the API path {API_PREFIX} is added by the hook)"
             )
-        if parts.username or parts.password:
-            raise ValueError("host must not carry credentials: put them in login and password")
         scheme = parts.scheme.lower()
         try:
             url_port = parts.port
         except ValueError:
-            raise ValueError(f"host {host!r} has an invalid port") from None
+            raise ValueError(f"host {shown!r} has an invalid port") from None
         hostname = parts.hostname or ""
     else:
         if "/" in host or "@" in host:
-            raise ValueError(f"host {host!r} is neither a bare host name nor a full URL such as https://HOST")
+            raise ValueError(
+                f"host {shown!r} is neither a bare host name nor a full URL such as https://HOST"
+            )
         name, sep, port_text = host.rpartition(":")
         if sep and port_text.isdigit() and not name.endswith(":"):
             hostname, url_port = name, int(port_text)
@@ -276,7 +281,7 @@ def _endpoint(host: str, port: Any, scheme: str | None, region: str) -> str:
             hostname, url_port = host, None
         hostname = hostname.strip("[]")
     if not hostname:
-        raise ValueError(f"host {host!r} has no host name")
+        raise ValueError(f"host {shown!r} has no host name")
     if port not in (None, ""):
         try:
             conn_port = int(port)

@@ -1,4 +1,8 @@
-"""Fixtures shared by the hook tests (imported explicitly by those modules)."""
+"""Fixtures shared by the hook tests (imported explicitly by those modules).
+
+`pytest_plugins` makes these fixtures visible to the whole session, so the secret check is not
+autouse: each hook test module opts in with `pytestmark = pytest.mark.usefixtures("no_secret_in_logs")`
+(an autouse capfd fixture would clash with other modules' capsys tests)."""
 
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ def sts_server() -> Iterator[ScriptedOosServer]:
         yield server
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def no_secret_in_logs(caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]) -> Iterator[None]:
     """Capture every log record at DEBUG (requests/urllib3/aiohttp included) and the process's
     stdout/stderr during each hook test; fail the test if a secret shows up anywhere."""
