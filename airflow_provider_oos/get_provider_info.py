@@ -43,7 +43,7 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     },
     "timeout": {
         "label": "Request Timeout (s)",
-        "description": "Connect and read timeout of one HTTP request.",
+        "description": "Seconds to connect, to wait for each read, and to receive a whole answer.",
         "schema": {"type": ["number", "null"], "default": 30},
     },
     "max_retries": {

@@ -19,6 +19,7 @@ import functools
 import json
 import logging
 import re
+import sys
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -781,8 +782,9 @@ class OosHook(BaseHook):
         started = time.monotonic()
         try:
             response = self.session.request(
-                endpoint.method, url, data=data, headers=headers, timeout=self.config.timeout
+                endpoint.method, url, data=data, headers=headers, timeout=self.config.timeout, stream=True
             )
+            body = _read_body(response, time.monotonic() + self.config.timeout)
         except requests.RequestException as exc:
             error = _requests_error(exc, endpoint, log_path, request_id, self.config.timeout)
             _log_call(self.log, logging.WARNING, endpoint.method, log_path, "no answer", request_id, started)
@@ -800,12 +802,27 @@ class OosHook(BaseHook):
         )
         return parse_response(
             response.status_code,
-            response.content,
+            body,
             request_id=answered_id,
             sent_request_id=request_id,
             method=endpoint.method,
             path=API_PREFIX + endpoint.path,
         )
+
+
+def _read_body(response: requests.Response, deadline: float) -> bytes:
+    """The whole answer, or ReadTimeout once `deadline` passes.
+
+    The per-read timeout alone lets a server that dribbles bytes hold the call forever, so read
+    what each socket read brings and check the clock in between.
+    """
+    chunks: list[bytes] = []
+    while chunk := response.raw.read1(65536, decode_content=True):
+        chunks.append(chunk)
+        if time.monotonic() > deadline:
+            response.close()
+            raise requests.exceptions.ReadTimeout("the answer did not finish in time")
+    return b"".join(chunks)
 
 
 def _requests_error(
@@ -840,6 +857,11 @@ def _requests_error(
 # --------------------------------------------------------------------------------------------
 # Async hook (trigger)
 # --------------------------------------------------------------------------------------------
+
+if sys.version_info >= (3, 11):
+    from asyncio import timeout as _deadline
+else:  # aiohttp brings async-timeout on Python 3.10
+    from async_timeout import timeout as _deadline
 
 # One pooled aiohttp session per (event loop, connection id), shared by every trigger of a
 # triggerer process. A session is bound to the loop it was created on.
@@ -948,9 +970,14 @@ class OosAsyncHook:
         log_path = url[len(config.endpoint) :]
         started = time.monotonic()
         try:
-            async with _pooled_session(self.oos_conn_id).request(
-                endpoint.method, URL(url, encoded=True), headers=headers, timeout=self._timeout
-            ) as response:
+            # sock_read bounds each read; the deadline (entered once the headers are in) bounds
+            # the whole answer: a server that dribbles bytes would otherwise hold the call forever.
+            async with (
+                _pooled_session(self.oos_conn_id).request(
+                    endpoint.method, URL(url, encoded=True), headers=headers, timeout=self._timeout
+                ) as response,
+                _deadline(config.timeout),
+            ):
                 body = await response.read()
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             error = _aiohttp_error(exc, endpoint, request_id, config.timeout)
