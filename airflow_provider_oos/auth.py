@@ -11,9 +11,7 @@ package pulls in `future` (CVE-2025-50817); see ../shared/design/oos-api.md.
 from __future__ import annotations
 
 import functools
-import hashlib
 import hmac
-import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -36,14 +34,22 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _ASCII_WHITESPACE = " \t\n\r\x0b\x0c"
 
 
-_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]*")
-
-
+# Polling signs the same names, hosts, paths and ids again and again: remember their encodings
+# (bounded caches; the strings are request parts, never the secret key).
+@functools.lru_cache(maxsize=4096)
 def encode(value: str) -> str:
     """Percent-encode everything but A-Z a-z 0-9 - _ . ~ (uppercase hex over UTF-8)."""
-    if _UNRESERVED.fullmatch(value):  # most names and values: nothing to encode, skip quote()
-        return value
     return quote(value, safe="")
+
+
+@functools.lru_cache(maxsize=1024)
+def _encode_path(path: str) -> str:
+    return quote(path, safe="/") or "/"
+
+
+@functools.lru_cache(maxsize=16)
+def _format_epoch(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
 def format_timestamp(timestamp: int | float | datetime) -> str:
@@ -52,7 +58,7 @@ def format_timestamp(timestamp: int | float | datetime) -> str:
         if timestamp.tzinfo is None:
             raise ValueError("timestamp: a datetime must be timezone-aware (use datetime.now(timezone.utc))")
         return timestamp.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(timestamp)))
+    return _format_epoch(int(timestamp))
 
 
 def canonical_query(query: Mapping[str, Any] | None) -> str:
@@ -113,12 +119,11 @@ def sign(
     (host, content-length, content-type, content-md5 and every x-bce-* header present).
     """
     prefix = f"{AUTH_VERSION}/{ak}/{format_timestamp(timestamp)}/{int(expiration)}"
-    signing_key = hmac.new(sk.encode(), prefix.encode(), hashlib.sha256).hexdigest()
+    # hmac.digest is the one-shot C path: several times cheaper than hmac.new(...).hexdigest().
+    signing_key = hmac.digest(sk.encode(), prefix.encode(), "sha256").hex()
     header_block, signed_names = canonical_headers(headers or {}, headers_to_sign)
-    canonical_request = "\n".join(
-        (method.upper(), quote(path, safe="/") or "/", canonical_query(query), header_block)
-    )
-    signature = hmac.new(signing_key.encode(), canonical_request.encode(), hashlib.sha256).hexdigest()
+    canonical_request = "\n".join((method.upper(), _encode_path(path), canonical_query(query), header_block))
+    signature = hmac.digest(signing_key.encode(), canonical_request.encode(), "sha256").hex()
     return f"{prefix}/{';'.join(signed_names)}/{signature}"
 
 
