@@ -165,3 +165,18 @@ def test_connection_errors_never_show_the_connection(monkeypatch: pytest.MonkeyP
     with pytest.raises(ValueError) as caught:
         _ = OosHook(oos_conn_id="oos_leak").config
     assert "'bogus'" in str(caught.value) and SECRET_KEY not in str(caught.value)
+
+
+def test_proxy_environment_is_read_once_and_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The session stops rescanning os.environ per request but keeps the proxy settings it had."""
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    conn = {"conn_type": "baidu_oos", "login": "ak", "password": "sk", "host": "oos.bj.baidubce.com"}
+    monkeypatch.setenv("AIRFLOW_CONN_OOS_PROXIED", json.dumps(conn))
+    proxied = OosHook(oos_conn_id="oos_proxied").session
+    assert not proxied.trust_env
+    assert proxied.proxies.get("https") == "http://proxy.internal:3128"
+
+    local = {**conn, "host": "http://127.0.0.1:8765"}
+    monkeypatch.setenv("AIRFLOW_CONN_OOS_LOCAL", json.dumps(local))
+    assert "http" not in OosHook(oos_conn_id="oos_local").session.proxies  # NO_PROXY applies
