@@ -6,21 +6,18 @@ import json
 import math
 import os
 import platform
-import select
-import signal
 import statistics
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_oos.emulator.process import EmulatorHandle
+
 REPO = Path(__file__).resolve().parent.parent
-READY_PREFIX = "OOS emulator listening on "
 ACCESS_KEY = "emulator-ak"
 SECRET_KEY = "emulator-sk"
 
@@ -89,23 +86,8 @@ def conn_json(url: str) -> str:
     return json.dumps({"conn_type": "baidu_oos", "login": ACCESS_KEY, "password": SECRET_KEY, "host": url})
 
 
-class Emulator:
+class Emulator(EmulatorHandle):
     """A CLI-started emulator in its own process (its CPU is not counted as the client's)."""
-
-    def __init__(self, process: subprocess.Popen[str], url: str) -> None:
-        self.process = process
-        self.url = url
-
-    def admin(self, method: str, path: str, body: Any = None) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            f"{self.url}/emulator/{path.lstrip('/')}",
-            data=data,
-            method=method,
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return json.loads(response.read() or b"null")
 
     def get_calls(self) -> int:
         """GET /v2/execution calls served so far (from `GET /emulator/stats`)."""
@@ -118,53 +100,21 @@ class Emulator:
 
     def cpu_seconds(self) -> float:
         """CPU time used by the emulator process so far (user + system)."""
+        assert self.process is not None
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
         ticks = os.sysconf("SC_CLK_TCK")
         return (int(fields[11]) + int(fields[12])) / ticks
 
 
 @contextmanager
-def emulator(time_scale: float = 1.0, startup_timeout: float = 60.0) -> Iterator[Emulator]:
+def emulator(time_scale: float = 1.0) -> Iterator[Emulator]:
     """Start `python -m airflow_provider_oos.emulator --port 0` and stop it with SIGTERM."""
-    command = [
-        sys.executable,
-        "-m",
-        "airflow_provider_oos.emulator",
-        "--port",
-        "0",
-        "--time-scale",
-        repr(time_scale),
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=REPO)
+    server = Emulator(time_scale=time_scale, access_key=ACCESS_KEY, secret_key=SECRET_KEY)
+    server.start()
     try:
-        url = _wait_ready(process, startup_timeout)
-        yield Emulator(process, url)
+        yield server
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if process.stdout:
-            process.stdout.close()
-
-
-def _wait_ready(process: subprocess.Popen[str], timeout: float) -> str:
-    assert process.stdout is not None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([process.stdout], [], [], 0.5)
-        if ready:
-            line = process.stdout.readline()
-            if line.startswith(READY_PREFIX):
-                return line[len(READY_PREFIX) :].strip()
-            if not line and process.poll() is not None:
-                break
-        elif process.poll() is not None:
-            break
-    raise RuntimeError(f"the emulator did not print {READY_PREFIX!r} within {timeout} s")
+        server.stop()
 
 
 def fmt(value: float, digits: int = 2) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import re
 import shutil
 import signal
@@ -26,11 +25,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import requests
 
 from airflow_provider_oos.auth import BceAuth, BceCredentials
+from airflow_provider_oos.emulator.process import EmulatorHandle
 
 REPO = Path(__file__).resolve().parent.parent
 DAG_ID = "example_oos_maintenance_window"
@@ -38,12 +38,10 @@ INSTANCES = ["i-maint-1", "i-maint-2"]
 # Demo-only credentials: the emulator accepts exactly these. Not a real key pair.
 ACCESS_KEY = "demo-access-key"
 SECRET_KEY = "demo-secret-key-not-real"
-LISTENING = "OOS emulator listening on "
 # A log line of our operator, sensor or trigger: `<time> [info     ] <message> [<logger>] ...`.
 PROGRESS_LINE = re.compile(
     r"\] (?P<message>.+?) \[(?:[\w.]+\.)?airflow_provider_oos\.(?:operators|sensors|triggers)\."
 )
-STARTUP_TIMEOUT = 30.0
 DAG_TIMEOUT = 240.0
 
 
@@ -51,60 +49,16 @@ def say(message: str) -> None:
     print(f"[demo] {message}", flush=True)
 
 
-def _pump_lines(stream: IO[str], lines: queue.Queue[str | None]) -> None:
-    for line in stream:
-        lines.put(line)
-    lines.put(None)
-
-
 @contextmanager
 def running_emulator() -> Iterator[str]:
-    """Start the emulator CLI on a free port; yield its base URL; stop it on exit."""
-    command = [
-        sys.executable,
-        "-m",
-        "airflow_provider_oos.emulator",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--access-key",
-        ACCESS_KEY,
-        "--secret-key",
-        SECRET_KEY,
-        "--instances",
-        ",".join(INSTANCES),
-    ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
-    assert process.stdout is not None
-    # Read on a thread so a silent emulator cannot hang us past the timeout.
-    lines: queue.Queue[str | None] = queue.Queue()
-    threading.Thread(target=_pump_lines, args=(process.stdout, lines), daemon=True).start()
-    seen: list[str] = []
-    deadline = time.monotonic() + STARTUP_TIMEOUT
+    """Start the emulator CLI on a free port (real time: scale 1); yield its base URL; stop it."""
+    emulator = EmulatorHandle(
+        time_scale=1.0, instances=INSTANCES, access_key=ACCESS_KEY, secret_key=SECRET_KEY
+    ).start()
     try:
-        while True:
-            try:
-                line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
-            except queue.Empty:
-                raise SystemExit(
-                    f"emulator did not start within {STARTUP_TIMEOUT:.0f}s:\n{''.join(seen)}"
-                ) from None
-            if line is None:
-                raise SystemExit(f"emulator exited with {process.wait()}:\n{''.join(seen)}")
-            seen.append(line)
-            if line.startswith(LISTENING):
-                url = line[len(LISTENING) :].strip()
-                break
-        yield url
+        yield emulator.url
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        emulator.stop()
 
 
 def airflow_env(home: Path, emulator_url: str) -> dict[str, str]:
