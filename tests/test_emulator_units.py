@@ -167,11 +167,13 @@ def test_fault_table_odds_and_matching() -> None:
 
 
 # --- engine, driven by an explicit clock -------------------------------------------------------------
-def _execution(store: Store, steps: list[dict[str, Any]], created: int, **template: Any) -> ExecutionRecord:
+def _execution(
+    store: Store, steps: list[dict[str, Any]], created: int, execution_id: str = "d-unit", **template: Any
+) -> ExecutionRecord:
     snapshot = normalize_template({"name": "t", "operators": steps, **template})
     tasks = [new_task(step, store.next_revision(), created) for step in snapshot["operators"]]
     body = {
-        "id": "d-unit",
+        "id": execution_id,
         "template": snapshot,
         "createdTimestamp": created,
         "updatedTimestamp": created,
@@ -238,3 +240,29 @@ def test_engine_state_survives_a_restart_on_the_same_file(tmp_path: Path) -> Non
 def test_engine_rejects_a_non_positive_time_scale() -> None:
     with pytest.raises(ValueError, match="time_scale"):
         Engine(Store(), time_scale=0)
+
+
+def test_a_pass_advances_only_executions_that_need_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many long-running executions must not make each create or pass cost a full advance of all."""
+    from airflow_provider_oos.emulator import engine as engine_module
+
+    advanced: list[str] = []
+    original = engine_module._Run.advance
+
+    def counting(run: Any) -> bool:
+        advanced.append(run.record.body["id"])
+        return bool(original(run))
+
+    monkeypatch.setattr(engine_module._Run, "advance", counting)
+    store = Store()
+    engine = Engine(store, time_scale=1.0)
+    for index in range(50):
+        _execution(store, [_shell("a", "# emulator: sleep 60")], created=0, execution_id=f"d-{index}")
+    assert engine.tick(now=0) == 60_000 and len(advanced) == 50  # first pass: everything
+    advanced.clear()
+    _execution(store, [_shell("a", "# emulator: sleep 5")], created=10, execution_id="d-new")
+    engine.poke("d-new")
+    assert engine.tick(now=10) == 5_010 and advanced == ["d-new"]  # the others are not due
+    advanced.clear()
+    assert engine.tick(now=5_010) == 60_000 and advanced == ["d-new"]
+    assert store.executions["d-new"].body["state"] == "SUCCESS"

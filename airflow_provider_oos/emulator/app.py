@@ -417,7 +417,7 @@ def oos_router(emulator: Emulator) -> APIRouter:
             runtime = new_runtime(tasks)
             runtime["allProperties"] = all_properties
             store.save_execution(ExecutionRecord(execution, runtime))
-        emulator.engine.poke()
+        emulator.engine.poke(execution["id"])
         return envelope({"id": execution["id"]})
 
     return router

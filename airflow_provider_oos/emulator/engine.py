@@ -13,6 +13,7 @@ Task runtime phases: `waiting` (upstream not done) → `delay` (scheduleDelayMil
 from __future__ import annotations
 
 import copy
+import heapq
 import logging
 import threading
 from typing import Any
@@ -62,6 +63,15 @@ class Engine:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        # A pass advances only the executions that need it, so N waiting executions cost
+        # nothing per pass (creating 10,000 of them stays linear): the due ones (a heap of
+        # (due ms, id); an entry whose time is not `_due[id]` any more is stale), new ones,
+        # ones changed by an admin action, and ones with no due time that are not PAUSED.
+        self._due: dict[str, int] = {}
+        self._queue: list[tuple[int, str]] = []
+        self._look: set[str] = set()
+        self._undated: set[str] = set()
+        self._known: set[str] = set()
 
     # --- thread -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -74,8 +84,10 @@ class Engine:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def poke(self) -> None:
-        """Something changed (new execution, admin action): look again now."""
+    def poke(self, execution_id: str | None = None) -> None:
+        """Something changed (new execution, admin action): look again now (at that execution)."""
+        if execution_id is not None:
+            self._look.add(execution_id)
         self._wake.set()
 
     def _run(self) -> None:
@@ -90,24 +102,45 @@ class Engine:
             self._wake.clear()
 
     def tick(self, now: int | None = None) -> int | None:
-        """Advance every active execution; return the earliest time (ms) something falls due."""
+        """Advance every execution that needs it; return the earliest time (ms) something falls due."""
         with self.store.lock:
             current = now_ms() if now is None else now
-            earliest: int | None = None
+            executions = self.store.executions
+            look, self._look = self._look, set()
+            if len(executions) != len(self._known):  # created (or reset) since the last pass
+                look |= executions.keys() - self._known
+                self._known = set(executions)
+            while self._queue and self._queue[0][0] <= current:
+                look.add(heapq.heappop(self._queue)[1])
+            look |= self._undated
             changed = False
-            for record in list(self.store.executions.values()):
-                if record.body["state"] in FINAL_EXECUTION_STATES:
-                    continue
-                if _Run(self, record, current).advance():
-                    self.store.save_execution(record, commit=False)
+            for execution_id in look:
+                record = executions.get(execution_id)
+                active = record is not None and record.body["state"] not in FINAL_EXECUTION_STATES
+                if active and _Run(self, record, current).advance():  # type: ignore[arg-type]
+                    self.store.save_execution(record, commit=False)  # type: ignore[arg-type]
                     changed = True
-                due = next_due(record)
-                if due is not None and (earliest is None or due < earliest):
-                    earliest = due
+                self._date(execution_id, record)
             if changed:
                 self.store.save_instances(commit=False)
                 self.store.commit()
-            return earliest
+            while self._queue and self._due.get(self._queue[0][1]) != self._queue[0][0]:
+                heapq.heappop(self._queue)  # stale entry
+            return self._queue[0][0] if self._queue else None
+
+    def _date(self, execution_id: str, record: ExecutionRecord | None) -> None:
+        """Remember when `record` next needs a pass."""
+        due = None if record is None or record.body["state"] in FINAL_EXECUTION_STATES else next_due(record)
+        if due is None:
+            self._due.pop(execution_id, None)
+            if record is not None and record.body["state"] not in FINAL_EXECUTION_STATES | {"PAUSED"}:
+                self._undated.add(execution_id)  # look at it on every pass, as before
+            else:
+                self._undated.discard(execution_id)  # final, gone, or waiting for an admin action
+        else:
+            self._undated.discard(execution_id)
+            self._due[execution_id] = due
+            heapq.heappush(self._queue, (due, execution_id))
 
     def scaled(self, milliseconds: float) -> int:
         return int(milliseconds * self.time_scale)
@@ -190,6 +223,7 @@ class Engine:
         return record
 
     def _saved(self, record: ExecutionRecord) -> dict[str, Any]:
+        self._look.add(record.body["id"])  # changed outside a pass: look at it on the next one
         self.store.save_execution(record)
         self.poke()
         return {"id": record.body["id"], "state": record.body["state"]}
