@@ -491,6 +491,14 @@ def run(smoke: bool = False, sizes: tuple[tuple[int, float], ...] | None = None)
             "creating N executions is O(N^2). Fix (emulator/engine.py): keep each execution's next "
             "due time and only advance executions that are due (a heap keyed by due time)."
         )
+    if section.checks[0].met is False:
+        section.notes.append(
+            f"Memory ({fmt(largest['kb_per_wait'], 1)} KB per wait, peak RSS delta over N) is at the "
+            "line: per wait it holds an asyncio task, the trigger, its hook object and the last "
+            "parsed Execution (pydantic). What would close it: share one OosAsyncHook per connection "
+            "id across triggers and keep only the state and task summary of the last poll instead "
+            "of the whole Execution. Not done this session."
+        )
     cpu_check, latency_check = section.checks[1], section.checks[3]
     if latency_check.met is False:
         section.notes.append(
