@@ -340,7 +340,7 @@ def run_abuse(emulator: RecordingEmulator, execution: str, attempts: int) -> Tal
 
     def run_kind(kind: str) -> None:
         @settings(
-            max_examples=max(1, attempts // len(MUTATIONS)),
+            max_examples=-(-attempts // len(MUTATIONS)),  # ceil: at least `attempts` in all
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
             database=None,
