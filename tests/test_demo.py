@@ -9,9 +9,9 @@ from types import ModuleType
 
 import pytest
 import requests
-from dag_runner import REPO, OosApi
 
 from airflow_provider_oos.emulator.process import EmulatorHandle
+from tests.support.dag_runner import REPO, OosApi
 
 
 def _load_demo() -> ModuleType:

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from dag_runner import EXAMPLE_DAGS, DagTestProcess, DagTestRun, OosApi
 
 from airflow_provider_oos.emulator.process import DEFAULT_TEST_TIME_SCALE, EmulatorHandle, start_emulator
+from tests.support.dag_runner import EXAMPLE_DAGS, DagTestProcess, DagTestRun, OosApi
 
 # The DAG runs share one module fixture that may wait minutes on a busy machine.
 pytestmark = pytest.mark.timeout(600)

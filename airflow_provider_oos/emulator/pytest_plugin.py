@@ -1,7 +1,8 @@
-"""pytest plugin (entry point `pytest11`): fixtures that run the OOS emulator as a real server.
+"""Opt-in pytest plugin: fixtures that run the OOS emulator as a real server.
 
-Loaded by every pytest run, so importing it stays cheap: no FastAPI/uvicorn/requests at module
-level. The emulator runs as a subprocess of the CLI, so DAG runs in other processes reach it too.
+Installing the provider changes nobody's pytest; enable the fixtures with one line in a
+`conftest.py`: `pytest_plugins = ["airflow_provider_oos.emulator.pytest_plugin"]`. Importing it
+stays cheap: no FastAPI/uvicorn/requests at module level. The emulator runs as a subprocess of the CLI, so DAG runs in other processes reach it too.
 
 Fixtures:
   `oos_emulator`          one emulator per test session, reset before each test

@@ -1,6 +1,6 @@
-"""Fixtures shared by the hook tests (imported explicitly by those modules).
+"""Fixtures shared by the hook tests (loaded for the whole session by tests/conftest.py).
 
-`pytest_plugins` makes these fixtures visible to the whole session, so the secret check is not
+They are visible to every module, so the secret check is not
 autouse: each hook test module opts in with `pytestmark = pytest.mark.usefixtures("no_secret_in_logs")`
 (an autouse capfd fixture would clash with other modules' capsys tests)."""
 

@@ -17,10 +17,9 @@ from airflow_provider_oos.hooks import oos as hook_module
 from airflow_provider_oos.hooks.oos import OosAsyncHook, close_all_sessions
 from tests.support.oos_server import SESSION_TOKEN, Reply, ScriptedOosServer, free_port
 
-pytest_plugins = ["tests.support.hook_fixtures"]
 pytestmark = pytest.mark.usefixtures("no_secret_in_logs")
 
-SEED = json.loads((Path(__file__).parent / "support" / "seed_get_execution.json").read_text())
+SEED = json.loads((Path(__file__).parents[1] / "support" / "seed_get_execution.json").read_text())
 
 
 def set_conn(monkeypatch: pytest.MonkeyPatch, server: ScriptedOosServer, **extra: Any) -> str:

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import pytest
-from oos_task_helpers import api_requests, connection_json, shell, task_context, template
 
 from airflow_provider_oos.emulator.process import EmulatorHandle
 from airflow_provider_oos.models import Template
@@ -21,6 +20,7 @@ from airflow_provider_oos.template_rules import (
     DEFAULT_STEP_TIMEOUT_MS,
     normalize_template,
 )
+from tests.support.oos_task_helpers import api_requests, connection_json, shell, task_context, template
 
 GOOD = template("good", shell("a"), shell("b"))
 

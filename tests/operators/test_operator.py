@@ -6,7 +6,17 @@ import asyncio
 from typing import Any
 
 import pytest
-from oos_task_helpers import (
+
+from airflow_provider_oos.emulator.process import EmulatorHandle
+from airflow_provider_oos.exceptions import (
+    OosApiError,
+    OosExecutionFailedError,
+    OosExecutionPausedError,
+    OosExecutionTimeoutError,
+)
+from airflow_provider_oos.operators.oos import OosCreateExecutionOperator
+from airflow_provider_oos.triggers.oos import OosExecutionTrigger
+from tests.support.oos_task_helpers import (
     FAST_RETRY_EXTRAS,
     TaskDeferred,
     approve_when_paused,
@@ -19,16 +29,6 @@ from oos_task_helpers import (
     template,
     wait_for_state,
 )
-
-from airflow_provider_oos.emulator.process import EmulatorHandle
-from airflow_provider_oos.exceptions import (
-    OosApiError,
-    OosExecutionFailedError,
-    OosExecutionPausedError,
-    OosExecutionTimeoutError,
-)
-from airflow_provider_oos.operators.oos import OosCreateExecutionOperator
-from airflow_provider_oos.triggers.oos import OosExecutionTrigger
 
 INSTANCES = ["i-web1", "i-web2"]
 POLL = 0.05

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from oos_task_helpers import connection_json, shell, task_context, template
 
 from airflow_provider_oos.emulator.process import EmulatorHandle
 from airflow_provider_oos.exceptions import OosNotFoundError
 from airflow_provider_oos.operators.oos import OosDeleteTemplateOperator, OosUpsertTemplateOperator
+from tests.support.oos_task_helpers import connection_json, shell, task_context, template
 
 V1 = template("backup-nightly", shell("dump", "pg_dump app"))
 V2 = template("backup-nightly", shell("dump", "pg_dump app"), shell("upload", "aws s3 cp dump s3://b"))

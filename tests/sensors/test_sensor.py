@@ -6,7 +6,16 @@ import asyncio
 from typing import Any
 
 import pytest
-from oos_task_helpers import (
+
+from airflow_provider_oos.emulator.process import EmulatorHandle
+from airflow_provider_oos.exceptions import OosExecutionFailedError, OosExecutionPausedError
+from airflow_provider_oos.sensors.oos import (
+    OosExecutionSensor,
+    OosSensorExecutionFailedError,
+    OosSensorTimeoutError,
+)
+from airflow_provider_oos.triggers.oos import OosExecutionTrigger
+from tests.support.oos_task_helpers import (
     FAST_RETRY_EXTRAS,
     TaskDeferred,
     approve_when_paused,
@@ -17,15 +26,6 @@ from oos_task_helpers import (
     template,
     wait_for_state,
 )
-
-from airflow_provider_oos.emulator.process import EmulatorHandle
-from airflow_provider_oos.exceptions import OosExecutionFailedError, OosExecutionPausedError
-from airflow_provider_oos.sensors.oos import (
-    OosExecutionSensor,
-    OosSensorExecutionFailedError,
-    OosSensorTimeoutError,
-)
-from airflow_provider_oos.triggers.oos import OosExecutionTrigger
 
 try:
     from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException

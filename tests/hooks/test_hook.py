@@ -25,10 +25,9 @@ from airflow_provider_oos.hooks.oos import OosHook
 from airflow_provider_oos.models import Execution, OperatorPage, Template, TemplateCheck, TemplatePage
 from tests.support.oos_server import SECRET_KEY, SESSION_TOKEN, Reply, ScriptedOosServer, free_port
 
-pytest_plugins = ["tests.support.hook_fixtures"]
 pytestmark = pytest.mark.usefixtures("no_secret_in_logs")
 
-SEED = json.loads((Path(__file__).parent / "support" / "seed_get_execution.json").read_text())
+SEED = json.loads((Path(__file__).parents[1] / "support" / "seed_get_execution.json").read_text())
 INLINE = {
     "name": "stop-web",
     "operators": [

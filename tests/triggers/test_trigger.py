@@ -7,10 +7,10 @@ import json
 import time
 
 import pytest
-from oos_task_helpers import FAST_RETRY_EXTRAS, connection_json, run_trigger, shell, template
 
 from airflow_provider_oos.emulator.process import EmulatorHandle
 from airflow_provider_oos.triggers.oos import OosExecutionTrigger
+from tests.support.oos_task_helpers import FAST_RETRY_EXTRAS, connection_json, run_trigger, shell, template
 
 CLASSPATH = "airflow_provider_oos.triggers.oos.OosExecutionTrigger"
 

@@ -22,7 +22,7 @@ import requests
 from airflow_provider_oos.auth import BceAuth, BceCredentials
 from airflow_provider_oos.models import Execution
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_DAGS = REPO / "example_dags"
 API = "/api/logic/oos"
 # `dag.test()` logs this when it runs a deferred task's trigger in-process.

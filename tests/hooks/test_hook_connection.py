@@ -12,7 +12,6 @@ from airflow.sdk import BaseHook
 from airflow_provider_oos.hooks.oos import OosHook, parse_connection
 from tests.support.oos_server import SECRET_KEY, SESSION_TOKEN
 
-pytest_plugins = ["tests.support.hook_fixtures"]
 pytestmark = pytest.mark.usefixtures("no_secret_in_logs")
 
 
