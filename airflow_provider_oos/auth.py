@@ -73,33 +73,75 @@ def canonical_query(query: Mapping[str, Any] | None) -> str:
     return "&".join(pairs)
 
 
+@functools.lru_cache(maxsize=256)
+def _names_to_sign(names: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(name.strip(_ASCII_WHITESPACE).lower() for name in names)
+
+
+@functools.lru_cache(maxsize=4096)
+def _header_entry(raw_name: str, raw_value: str) -> tuple[str, str, str] | None:
+    """(lowercase name, encoded name, canonical line) of one header; None if its value is empty."""
+    value = raw_value.strip(_ASCII_WHITESPACE)
+    if not value:  # empty values are not signed
+        return None
+    name = raw_name.strip(_ASCII_WHITESPACE).lower()
+    encoded_name = encode(name)
+    return name, encoded_name, f"{encoded_name}:{encode(value)}"
+
+
 def canonical_headers(
     headers: Mapping[str, Any], headers_to_sign: Iterable[str] | None
 ) -> tuple[str, list[str]]:
     """Return the canonical header block and the sorted names that went into it."""
-    wanted = (
-        None
-        if headers_to_sign is None
-        else {name.strip(_ASCII_WHITESPACE).lower() for name in headers_to_sign}
-    )
+    wanted = None if headers_to_sign is None else _names_to_sign(tuple(headers_to_sign))
     lines: list[str] = []
     names: list[str] = []
     for raw_name, raw_value in headers.items():
-        name = raw_name.strip(_ASCII_WHITESPACE).lower()
+        entry = _header_entry(str(raw_name), str(raw_value))
+        if entry is None:
+            continue
+        name, encoded_name, line = entry
         if wanted is None:
             if name not in DEFAULT_HEADERS_TO_SIGN and not name.startswith(BCE_HEADER_PREFIX):
                 continue
         elif name not in wanted:
             continue
-        value = str(raw_value).strip(_ASCII_WHITESPACE)
-        if not value:  # empty values are not signed
-            continue
-        encoded_name = encode(name)
-        lines.append(f"{encoded_name}:{encode(value)}")
+        lines.append(line)
         names.append(encoded_name)
     lines.sort()
     names.sort()
     return "\n".join(lines), names
+
+
+class _SigningKeyCache:
+    """The last signing key, for as long as the signed timestamp stays the same second.
+
+    The key is HMAC(SK, "bce-auth-v1/AK/timestamp/expiration"): it depends on nothing else,
+    and the timestamp has a 1-second resolution, so a process polling many executions per
+    second derives it once per second instead of once per request (one HMAC instead of two).
+    What is kept is an HMAC object already keyed with it, so each request only hashes its own
+    canonical text. One entry, replaced as a whole (safe across threads); repr shows nothing.
+    """
+
+    __slots__ = ("_entry",)
+
+    def __init__(self) -> None:
+        self._entry: tuple[str, str, hmac.HMAC] | None = None
+
+    def keyed(self, secret_key: str, prefix: str) -> hmac.HMAC:
+        """A fresh HMAC-SHA256 keyed with the signing key of `prefix` (AK, timestamp, expiration)."""
+        entry = self._entry
+        if entry is None or entry[0] != prefix or entry[1] != secret_key:
+            signing_key = hmac.digest(secret_key.encode(), prefix.encode(), "sha256").hex()
+            entry = (prefix, secret_key, hmac.new(signing_key.encode(), digestmod="sha256"))
+            self._entry = entry
+        return entry[2].copy()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+_SIGNING_KEYS = _SigningKeyCache()
 
 
 def sign(
@@ -119,12 +161,11 @@ def sign(
     (host, content-length, content-type, content-md5 and every x-bce-* header present).
     """
     prefix = f"{AUTH_VERSION}/{ak}/{format_timestamp(timestamp)}/{int(expiration)}"
-    # hmac.digest is the one-shot C path: several times cheaper than hmac.new(...).hexdigest().
-    signing_key = hmac.digest(sk.encode(), prefix.encode(), "sha256").hex()
     header_block, signed_names = canonical_headers(headers or {}, headers_to_sign)
-    canonical_request = "\n".join((method.upper(), _encode_path(path), canonical_query(query), header_block))
-    signature = hmac.digest(signing_key.encode(), canonical_request.encode(), "sha256").hex()
-    return f"{prefix}/{';'.join(signed_names)}/{signature}"
+    canonical_request = f"{method.upper()}\n{_encode_path(path)}\n{canonical_query(query)}\n{header_block}"
+    signature = _SIGNING_KEYS.keyed(sk, prefix)
+    signature.update(canonical_request.encode())
+    return f"{prefix}/{';'.join(signed_names)}/{signature.hexdigest()}"
 
 
 @dataclass(frozen=True)

@@ -229,3 +229,56 @@ def test_signature_agrees_with_the_official_sdk_on_generated_requests() -> None:
     _cases["count"] = 0
     _agree_with_sdk()
     assert _cases["count"] >= 2000
+
+
+# ---- the per-second signing-key cache --------------------------------------------------------
+
+
+def test_signing_key_cache_gives_the_same_signature_as_a_fresh_derivation() -> None:
+    from airflow_provider_oos import auth
+
+    headers = {"Host": "bce.baidu.com", "abc": "123", "x-bce-meta-key1": "ABC"}
+    query = {"A": None, "b": "", "C": "d"}
+    auth._SIGNING_KEYS._entry = None  # cold: derives the key
+    assert sign(AK, SK, "PUT", "/v1/bucket/object1", query, headers, TS) == V1
+    assert auth._SIGNING_KEYS._entry is not None  # warm: the same second reuses it
+    assert sign(AK, SK, "PUT", "/v1/bucket/object1", query, headers, TS) == V1
+    # Another request in the same second, then the second vector's request: both still exact.
+    other = sign(AK, SK, "GET", "/v1/bucket/object2", None, headers, TS)
+    assert other != V1 and other.startswith("bce-auth-v1/my_ak/2014-06-13T05:57:36Z/1800/")
+    headers_v2 = {"Content-Type": "application/json; charset=utf-8", "Content-Length": 0}
+    assert sign(AK, SK, "DELETE", "/v1/test-bucket1361199862", None, headers_v2, TS) == V2
+
+
+def test_signing_key_cache_is_keyed_by_secret_key_timestamp_and_expiration() -> None:
+    headers = {"host": "h", "x-bce-date": "2014-06-13T05:57:36Z"}
+    base = sign(AK, SK, "GET", "/p", None, headers, TS)
+    # Each differs from the cached entry in one input the signing key depends on.
+    other_secret = sign(AK, "other-sk", "GET", "/p", None, headers, TS)
+    next_second = sign(AK, SK, "GET", "/p", None, headers, TS + 1)
+    other_expiration = sign(AK, SK, "GET", "/p", None, headers, TS, expiration=60)
+    signatures = [value.rsplit("/", 1)[1] for value in (base, other_secret, next_second, other_expiration)]
+    assert len(set(signatures)) == 4
+    # Going back to the first inputs gives the first answer again (nothing stale is reused).
+    assert sign(AK, SK, "GET", "/p", None, headers, TS) == base
+    sdk = sdk_sign(SdkCredentials(AK, "other-sk"), b"GET", b"/p", {b"host": b"h"}, None, TS, 1800, [b"host"])
+    ours = sign(AK, "other-sk", "GET", "/p", None, {"host": "h"}, TS, headers_to_sign=["host"])
+    assert ours.rsplit("/", 1)[1] == sdk.decode().rsplit("/", 1)[1]
+
+
+def test_signing_key_cache_never_shows_the_secret_or_the_key() -> None:
+    from airflow_provider_oos import auth
+
+    sign("ak", "top-secret-sk", "GET", "/p", None, {"host": "h"}, TS)
+    shown = repr(auth._SIGNING_KEYS) + str(auth._SIGNING_KEYS)
+    assert "top-secret-sk" not in shown
+    signing_key = hmac_hex(b"top-secret-sk", f"bce-auth-v1/ak/{format_timestamp(TS)}/1800".encode())
+    assert signing_key not in shown
+    assert repr(auth._SIGNING_KEYS) == "_SigningKeyCache()"
+
+
+def hmac_hex(key: bytes, message: bytes) -> str:
+    import hashlib
+    import hmac
+
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
