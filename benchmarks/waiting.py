@@ -177,7 +177,7 @@ async def _wait_all(ids_path: Path, variant: str, poll_interval: float) -> dict[
     """Start one wait per id as the parent appends ids to `ids_path`; all in this one event loop."""
     import aiohttp  # noqa: F401 - imported before the baseline, as a triggerer has it loaded
 
-    from airflow_provider_oos.hooks.oos import close_all_sessions
+    from airflow_provider_oos.session_pool import close_all_sessions
     from airflow_provider_oos.triggers.oos import OosExecutionTrigger
 
     loop = asyncio.get_running_loop()

@@ -607,7 +607,7 @@ def test_log_records_do_not_carry_the_authorization_header(
     ],
 )
 def test_should_retry_table(error: BaseException, changes_state: bool, attempt: int, expected: bool) -> None:
-    from airflow_provider_oos.hooks.oos import should_retry
+    from airflow_provider_oos.transport import should_retry
 
     assert should_retry(error, changes_state=changes_state, attempt=attempt) is expected
 

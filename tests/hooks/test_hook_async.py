@@ -13,8 +13,8 @@ import pytest
 from airflow.sdk import BaseHook
 
 from airflow_provider_oos.exceptions import OosApiError, OosAuthError, OosConnectionError, OosNotFoundError
-from airflow_provider_oos.hooks import oos as hook_module
-from airflow_provider_oos.hooks.oos import OosAsyncHook, close_all_sessions
+from airflow_provider_oos.hooks.oos import OosAsyncHook
+from airflow_provider_oos.session_pool import POOL, close_all_sessions
 from tests.support.oos_server import SESSION_TOKEN, Reply, ScriptedOosServer, free_port
 
 pytestmark = pytest.mark.usefixtures("no_secret_in_logs")
@@ -32,7 +32,7 @@ def set_conn(monkeypatch: pytest.MonkeyPatch, server: ScriptedOosServer, **extra
 async def sessions_closed() -> AsyncIterator[None]:
     yield
     await close_all_sessions()
-    assert not [key for key in hook_module._SESSIONS if key[0] is asyncio.get_running_loop()]
+    assert POOL.open_count() == 0
 
 
 async def test_get_execution(
@@ -85,15 +85,15 @@ async def test_one_pool_per_loop_and_connection_shared_by_all_hooks(
         await first.get_execution("d-1")
         await second.get_execution("d-1")
     assert len({r.client_port for r in oos_server.requests}) == 1, "one kept-alive connection for both"
-    assert hook_module._pooled_session(conn_id) is hook_module._pooled_session(conn_id)
+    assert POOL.session(conn_id) is POOL.session(conn_id)
     other = set_conn(monkeypatch, oos_server)
-    assert hook_module._pooled_session(other) is not hook_module._pooled_session(conn_id)
+    assert POOL.session(other) is not POOL.session(conn_id)
 
-    session = hook_module._pooled_session(conn_id)
+    session = POOL.session(conn_id)
     await close_all_sessions()
     assert session.closed
     await first.get_execution("d-1")  # a fresh pool after closing
-    assert hook_module._pooled_session(conn_id) is not session
+    assert POOL.session(conn_id) is not session
 
 
 async def test_last_user_of_a_pool_closes_it(
@@ -106,12 +106,12 @@ async def test_last_user_of_a_pool_closes_it(
     async with OosAsyncHook(conn_id) as first:
         async with OosAsyncHook(conn_id) as second:
             await second.get_execution("d-1")
-            session = hook_module._pooled_session(conn_id)
+            session = POOL.session(conn_id)
         assert not session.closed, "still used by the first hook"
         await first.get_execution("d-1")
-        assert hook_module._pooled_session(conn_id) is session
+        assert POOL.session(conn_id) is session
     assert session.closed
-    assert (asyncio.get_running_loop(), conn_id) not in hook_module._SESSIONS
+    assert not POOL.is_open(conn_id)
 
 
 def test_each_event_loop_gets_its_own_pool(
@@ -122,7 +122,7 @@ def test_each_event_loop_gets_its_own_pool(
 
     async def once() -> None:
         await OosAsyncHook(conn_id).get_execution("d-1")
-        seen.append(hook_module._pooled_session(conn_id))
+        seen.append(POOL.session(conn_id))
         await close_all_sessions()
 
     asyncio.run(once())

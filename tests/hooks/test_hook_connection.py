@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from airflow.sdk import BaseHook
 
-from airflow_provider_oos.hooks.oos import OosHook, parse_connection
+from airflow_provider_oos.connection import parse_connection
+from airflow_provider_oos.hooks.oos import OosHook
 from tests.support.oos_server import SECRET_KEY, SESSION_TOKEN
 
 pytestmark = pytest.mark.usefixtures("no_secret_in_logs")

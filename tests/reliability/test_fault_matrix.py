@@ -226,7 +226,7 @@ def start_deferred(cell: str, index: int, expect_success: bool, seconds: float) 
 
 async def await_triggers(triggers: list[Any]) -> list[list[Any]]:
     """One event loop for all triggers, as in a triggerer; each rebuilt from its serialized form."""
-    from airflow_provider_oos.hooks.oos import close_all_sessions
+    from airflow_provider_oos.session_pool import close_all_sessions
 
     async def drain(trigger: Any) -> list[Any]:
         classpath, kwargs = trigger.serialize()

@@ -142,7 +142,7 @@ def base_request(
 
 def send(session: requests.Session, emulator: RecordingEmulator, request: SignedRequest, auth: str) -> Any:
     """Send exactly these bytes: path and query encoded as signed (%20, not +), only our headers."""
-    from airflow_provider_oos.hooks.oos import query_string
+    from airflow_provider_oos.transport import query_string
 
     url = emulator.url + quote(request.path, safe="/") + query_string(request.query)
     prepared = requests.Request(request.method, url, data=request.body or None).prepare()

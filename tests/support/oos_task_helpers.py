@@ -117,7 +117,7 @@ def approve_when_paused(emulator: EmulatorHandle, after: float = 0.3) -> threadi
 
 async def run_trigger(trigger: Any, limit: float = 30) -> list[dict[str, Any]]:
     """All events the trigger yields (it must stop by itself), with the pooled sessions closed after."""
-    from airflow_provider_oos.hooks.oos import close_all_sessions
+    from airflow_provider_oos.session_pool import close_all_sessions
 
     events: list[dict[str, Any]] = []
 
