@@ -10,7 +10,7 @@ AIRFLOW_HOME_33 := $(CURDIR)/.airflow/3.3
 AIRFLOW_HOME_31 := $(CURDIR)/.airflow/3.1
 TEST_ENV = AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__CORE__UNIT_TEST_MODE=False
 
-.PHONY: test test-3.3 test-3.1 lint demo bench reliability venv venv31 clean
+.PHONY: test test-3.3 test-3.1 lint demo bench reliability venv venv31 clean airflow airflow-stop e2e failover
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -59,6 +59,38 @@ bench: $(AIRFLOW_HOME_33)/airflow.db
 
 reliability: $(AIRFLOW_HOME_33)/airflow.db
 	AIRFLOW_HOME=$(AIRFLOW_HOME_33) $(TEST_ENV) $(VENV)/bin/python -m pytest -q -m reliability tests
+
+# --- A real local deployment (scripts/deploy): `make airflow`, `make e2e`, `make airflow-stop` ---
+# PostgreSQL drivers (psycopg2 + asyncpg: Airflow 3.3's async engine needs asyncpg) and the
+# Playwright package, pinned; order-only on .venv so a pyproject edit does not rebuild it.
+DEPLOY_REQS := scripts/deploy/requirements.txt
+CHROMIUM := /usr/bin/chromium
+E2E_ARTIFACTS := $(CURDIR)/.artifacts/e2e
+
+$(VENV)/.deploy-installed: $(DEPLOY_REQS) constraints/airflow-3.3.2.txt | $(VENV)/.installed
+	$(UV) pip install --quiet --python $(VENV)/bin/python -c constraints/airflow-3.3.2.txt -r $(DEPLOY_REQS)
+	touch $@
+
+# Debian's Chromium for the browser tests; nothing else ever downloads a browser.
+$(CHROMIUM):
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+
+# Starts in the background and returns: emulator, PostgreSQL, api-server, scheduler,
+# dag-processor, two triggerers; prints the URL, the login and how to stop it.
+airflow: $(VENV)/.deploy-installed
+	$(VENV)/bin/python -m scripts.deploy start
+
+airflow-stop:
+	@if [ -x $(VENV)/bin/python ]; then $(VENV)/bin/python -m scripts.deploy stop; fi
+
+# Browser end-to-end tests against the running deployment (start it with `make airflow`).
+e2e: $(VENV)/.deploy-installed $(CHROMIUM)
+	E2E_ARTIFACTS=$(E2E_ARTIFACTS) AIRFLOW_HOME=$(AIRFLOW_HOME_33) $(TEST_ENV) $(VENV)/bin/python -m pytest -q -m e2e tests/e2e $(PYTEST_ARGS)
+
+# 200 deferred waits over the two triggerers of the running deployment; one triggerer SIGKILLed.
+failover: $(VENV)/.deploy-installed
+	$(VENV)/bin/python -m scripts.deploy.failover $(FAILOVER_ARGS)
 
 clean:
 	rm -rf $(VENV) $(VENV31) .tools .airflow .mypy_cache .pytest_cache .ruff_cache

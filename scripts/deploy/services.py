@@ -1,0 +1,215 @@
+"""The processes of the deployment: start each one detached, find them again, stop them.
+
+Every service runs in its own session (process group) with its output in
+`.airflow/deploy/logs/NAME.log`, so `stop` (or a SIGKILL in the failover run) takes down the
+service together with its children (task processes, trigger runners, api workers).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from scripts.deploy.config import (
+    AIRFLOW_HOME,
+    ALL_INSTANCES,
+    EMULATOR_TIME_SCALE,
+    EXAMPLE_POLL_SECONDS,
+    LOG_DIR,
+    PASSWORD,
+    REPO,
+    SECRET_KEY,
+    USERNAME,
+    VENV_BIN,
+    State,
+)
+
+# Start order; stop goes the other way round. The emulator comes first: DAG runs need it.
+AIRFLOW_SERVICES = ["api-server", "scheduler", "dag-processor", "triggerer-1", "triggerer-2"]
+READY_LINE = "OOS emulator listening on "
+
+
+def airflow_env(state: State, **extra: str) -> dict[str, str]:
+    """Our environment without the caller's Airflow settings, pointed at the deployment's home."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_"))
+    }
+    env.update(
+        {
+            "AIRFLOW_HOME": str(AIRFLOW_HOME),
+            "OOS_EXAMPLE_POLL_SECONDS": str(EXAMPLE_POLL_SECONDS),
+            "PATH": f"{VENV_BIN}:{env.get('PATH', '')}",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def spawn(name: str, command: list[str], env: dict[str, str]) -> int:
+    """Start `command` detached (own session, output to logs/NAME.log); return its pid."""
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    with (LOG_DIR / f"{name}.log").open("ab") as log:
+        process = subprocess.Popen(
+            command,
+            env=env,
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return process.pid
+
+
+def start_emulator(state: State) -> int:
+    command = [
+        str(VENV_BIN / "python"),
+        "-m",
+        "airflow_provider_oos.emulator",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(state.emulator_port),
+        "--db",
+        str(AIRFLOW_HOME.parent / "oos-emulator.db"),
+        "--instances",
+        ",".join(ALL_INSTANCES),
+        "--time-scale",
+        str(EMULATOR_TIME_SCALE),
+    ]
+    env = {**os.environ, "OOS_EMULATOR_SECRET_KEY": SECRET_KEY}
+    pid = spawn("emulator", command, env)
+    wait_for(lambda: READY_LINE in log_text("emulator"), 60, "the OOS emulator", pid=pid, log="emulator")
+    return pid
+
+
+def start_airflow_service(name: str, state: State) -> int:
+    command = [str(VENV_BIN / "airflow"), *airflow_command(name)]
+    extra: dict[str, str] = {}
+    if name == "triggerer-2":
+        # Both triggerers serve their logs; the second one needs its own port.
+        extra["AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT"] = str(state.log_ports["triggerer-2"])
+    return spawn(name, command, airflow_env(state, **extra))
+
+
+def airflow_command(name: str) -> list[str]:
+    if name.startswith("triggerer"):
+        return ["triggerer"]
+    return [name]
+
+
+def run_airflow(state: State, args: list[str], log_name: str, timeout: float = 600) -> None:
+    """Run one Airflow CLI command to the end (output appended to logs/LOG_NAME.log)."""
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    with (LOG_DIR / f"{log_name}.log").open("ab") as log:
+        code = subprocess.run(
+            [str(VENV_BIN / "airflow"), *args],
+            env=airflow_env(state),
+            cwd=REPO,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=timeout,
+        ).returncode
+    if code != 0:
+        raise RuntimeError(f"airflow {' '.join(args[:2])} failed ({code}):\n{tail(log_name)}")
+
+
+def log_text(name: str) -> str:
+    path = LOG_DIR / f"{name}.log"
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
+def tail(name: str, count: int = 25) -> str:
+    return "\n".join(log_text(name).splitlines()[-count:])
+
+
+def is_alive(pid: int) -> bool:
+    """True while the process runs (a zombie no one reaped yet counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def wait_for(
+    check: Any, timeout: float, what: str, *, pid: int | None = None, log: str | None = None
+) -> None:
+    """Poll `check()` until true; fail early if `pid` died; the error shows the end of `log`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if check():
+                return
+        except (requests.RequestException, OSError, ValueError):
+            pass
+        if pid is not None and not is_alive(pid):
+            raise RuntimeError(f"{what} exited:\n{tail(log) if log else ''}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} not ready after {timeout:.0f} s:\n{tail(log) if log else ''}")
+        time.sleep(1)
+
+
+def kill_group(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+def stop_all(pids: dict[str, int], timeout: float = 30) -> list[str]:
+    """SIGTERM every service group (reverse start order), SIGKILL what is left after `timeout`."""
+    names = list(reversed(pids))
+    for name in names:
+        kill_group(pids[name], signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(is_alive(pids[n]) for n in names):
+        time.sleep(0.5)
+    killed = [name for name in names if is_alive(pids[name])]
+    for name in names:  # children that outlived their leader go too
+        kill_group(pids[name], signal.SIGKILL)
+    return killed
+
+
+# --- the REST API, as a browser-less client would use it -------------------------------------------
+def api_token(state: State) -> str:
+    response = requests.post(
+        f"{state.api_url}/auth/token", json={"username": USERNAME, "password": PASSWORD}, timeout=10
+    )
+    response.raise_for_status()
+    token: str = response.json()["access_token"]
+    return token
+
+
+def api(state: State, method: str, path: str, token: str, **kwargs: Any) -> Any:
+    response = requests.request(
+        method,
+        f"{state.api_url}/api/v2/{path.lstrip('/')}",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+        **kwargs,
+    )
+    if response.status_code >= 400:
+        raise RuntimeError(f"{method} {path}: HTTP {response.status_code}: {response.text[:500]}")
+    return response.json() if response.content else None
+
+
+def health(state: State) -> dict[str, str]:
+    """Component -> status from the api-server's health endpoint."""
+    body = requests.get(f"{state.api_url}/api/v2/monitor/health", timeout=10).json()
+    return {name: str(part.get("status")) for name, part in body.items() if isinstance(part, dict)}
+
+
+def write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data) + "\n")
