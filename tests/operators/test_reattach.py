@@ -1,0 +1,146 @@
+"""Reattach on retry: which earlier execution a retry picks up, by the Airflow tags."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from airflow_provider_oos.exceptions import OosNotFoundError
+from airflow_provider_oos.models import Execution
+from airflow_provider_oos.reattach import (
+    CLOCK_SKEW_MS,
+    CREATE,
+    RETURN,
+    WAIT,
+    choose,
+    find_earlier_try,
+    task_instance_tags,
+)
+
+
+class TI:
+    dag_id, run_id, task_id = "maint", "scheduled__2026-01-04", "stop"
+
+    def __init__(self, map_index: int = -1) -> None:
+        self.map_index = map_index
+
+
+MINE = task_instance_tags(TI())
+
+
+def execution(execution_id: str, state: str, created: int, **tag_overrides: str | None) -> Execution:
+    tags = {**MINE, **tag_overrides}
+    return Execution.model_validate(
+        {
+            "id": execution_id,
+            "state": state,
+            "createdTimestamp": created,
+            "tags": [{"tagKey": k, "tagValue": v} for k, v in tags.items() if v is not None]
+            + [{"tagKey": "purpose", "tagValue": "maintenance"}],
+        }
+    )
+
+
+# ---- pure choice -------------------------------------------------------------------------------
+
+
+def test_task_instance_tags() -> None:
+    assert MINE == {"airflow-dag": "maint", "airflow-run": "scheduled__2026-01-04", "airflow-task": "stop"}
+    assert task_instance_tags(TI(map_index=3))["airflow-map-index"] == "3"
+
+
+def test_nothing_found_creates() -> None:
+    assert choose([], MINE).action == CREATE
+
+
+def test_a_running_execution_of_an_earlier_try_is_waited_on() -> None:
+    decision = choose([execution("d-1", "RUNNING", 10)], MINE)
+    assert decision.action == WAIT and decision.execution is not None and decision.execution.id == "d-1"
+    assert "reattaching to it instead of starting another" in decision.message
+
+
+def test_paused_pending_and_unknown_states_are_waited_on() -> None:
+    for state in ("PAUSED", "PENDING", "ROLLBACK", "SOMETHING_NEW"):
+        assert choose([execution("d-1", state, 10)], MINE).action == WAIT
+
+
+def test_a_succeeded_execution_is_returned() -> None:
+    decision = choose([execution("d-1", "SUCCESS", 10)], MINE)
+    assert decision.action == RETURN
+    assert "returning its result" in decision.message
+
+
+def test_a_failed_execution_means_a_new_one() -> None:
+    for state in ("FAILED", "CANCELED", "ROLLBACK_SUCCESS", "ROLLBACK_FAILED"):
+        decision = choose([execution("d-1", state, 10)], MINE)
+        assert decision.action == CREATE and decision.execution is not None
+
+
+def test_the_newest_execution_of_the_same_task_instance_decides() -> None:
+    found = [
+        execution("d-first-try", "FAILED", 10),
+        execution("d-second-try", "RUNNING", 20),
+        execution("d-other-task", "RUNNING", 30, **{"airflow-task": "start"}),
+        execution("d-other-run", "RUNNING", 40, **{"airflow-run": "manual__x"}),
+        execution("d-mapped", "RUNNING", 50, **{"airflow-map-index": "0"}),
+        execution("d-other-dag", "SUCCESS", 60, **{"airflow-dag": "other"}),
+    ]
+    decision = choose(found, MINE)
+    assert decision.action == WAIT
+    assert decision.execution is not None and decision.execution.id == "d-second-try"
+    assert "(newest of 2)" in decision.message
+
+
+def test_a_mapped_task_instance_matches_only_its_own_index() -> None:
+    mapped = task_instance_tags(TI(map_index=1))
+    found = [
+        execution("d-0", "RUNNING", 10, **{"airflow-map-index": "0"}),
+        execution("d-1", "SUCCESS", 5, **{"airflow-map-index": "1"}),
+        execution("d-unmapped", "RUNNING", 20),
+    ]
+    decision = choose(found, mapped)
+    assert decision.action == RETURN and decision.execution is not None and decision.execution.id == "d-1"
+
+
+def test_executions_without_tags_are_ignored() -> None:
+    bare = Execution.model_validate({"id": "d-x", "state": "RUNNING"})
+    assert choose([bare], MINE).action == CREATE
+
+
+# ---- the list call -----------------------------------------------------------------------------
+
+
+class Lister:
+    def __init__(self, executions: list[Execution], error: Exception | None = None) -> None:
+        self.executions = executions
+        self.error = error
+        self.filters: list[dict[str, Any]] = []
+
+    def iter_executions(self, **filters: Any) -> Iterator[Execution]:
+        self.filters.append(filters)
+        if self.error is not None:
+            raise self.error
+        yield from self.executions
+
+
+def test_find_earlier_try_filters_by_template_and_the_run_start() -> None:
+    lister = Lister([execution("d-1", "RUNNING", 10)])
+    decision = find_earlier_try(
+        lister, MINE, template_name="fleet", since_ms=1_000_000_000, now_ms=2_000_000_000
+    )
+    assert decision.action == WAIT
+    assert lister.filters == [{"template_name": "fleet", "start_time": 1_000_000_000 - CLOCK_SKEW_MS}]
+
+
+def test_find_earlier_try_without_a_template_name_or_run_start() -> None:
+    lister = Lister([])
+    find_earlier_try(lister, MINE, template_name=None, since_ms=None, now_ms=10_000_000_000)
+    (filters,) = lister.filters
+    assert set(filters) == {"start_time"} and filters["start_time"] < 10_000_000_000
+
+
+def test_an_endpoint_without_the_list_call_creates_and_says_why() -> None:
+    lister = Lister([], OosNotFoundError("POST /v2/execution/list: not available on this endpoint"))
+    decision = find_earlier_try(lister, MINE, template_name="fleet", since_ms=None, now_ms=10**12)
+    assert decision.action == CREATE
+    assert "needs the list-executions call" in decision.message and "base_path" in decision.message
