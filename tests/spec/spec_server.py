@@ -20,16 +20,25 @@ LIST_TOTAL = 150  # executions the list call knows: more than one page of 100
 
 class SpecServer(ScriptedOosServer):
     """Answers in `shape` under `base_path`. Each execution is RUNNING for its first `running_polls`
-    reads, then `outcome` (SUCCESS or FAILED); withLog is honoured as the shape does."""
+    reads, then `outcome` (SUCCESS or FAILED); withLog is honoured as the shape does. With
+    `only_published_style`, an operation not published in this base path's style gets a 404 (as a
+    seed-era endpoint would answer the OpenAPI-only calls)."""
 
     def __init__(
-        self, base_path: str, shape: str = "current", outcome: str = "SUCCESS", running_polls: int = 1
+        self,
+        base_path: str,
+        shape: str = "current",
+        outcome: str = "SUCCESS",
+        running_polls: int = 1,
+        only_published_style: bool = False,
     ) -> None:
         super().__init__(access_key="test-ak", secret_key=SECRET_KEY)
         self.base_path = base_path
         self.shape = shape
         self.outcome = outcome
         self.running_polls = running_polls
+        self.style = next(k for k, v in conformance.spec()["base_paths"].items() if v == base_path)
+        self.only_published_style = only_published_style
         self.tags: dict[str, list[tuple[str, str]]] = {}
         self.reads: dict[str, int] = {}
         self._ids = itertools.count(1)
@@ -64,7 +73,7 @@ class SpecServer(ScriptedOosServer):
     def _next_reply(self, method: str, path: str, query: dict[str, str]) -> Reply:
         after = conformance.split_base(path, self.base_path)
         op = conformance.find(method, after) if after is not None else None
-        if op is None:
+        if op is None or (self.only_published_style and self.style not in op.styles):
             return Reply(status=404, json={"success": False, "code": 404, "msg": f"no API {method} {path}"})
         body = self._body_of_last(method, path)
         return Reply.ok(self._result(op.name, query, body if isinstance(body, dict) else {}))

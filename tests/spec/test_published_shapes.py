@@ -1,11 +1,11 @@
 """Answers in each published shape drive the sensor, the operator and the trigger to the right outcome.
 
 A recording server (real HTTP) answers in one shape of `shapes`: the seed example, the older
-docs/SDKs, or the current OpenAPI metadata; seed and older under `/api/logic/oos`, current with no
-base path. Each execution is RUNNING at the first read, then SUCCESS or FAILED. SUCCESS must give
-the summary; FAILED must give a failure naming the step, its reason and the log tail, read with ONE
-`withLog=true` request after polls without it (plus errorCode and the failing loop iteration where
-the shape has them).
+docs/SDKs, or the current OpenAPI metadata; seed and older under `/api/logic/oos` (where the
+OpenAPI-only calls answer 404), current with no base path. Each execution is RUNNING at the first
+read, then SUCCESS or FAILED. SUCCESS must give the summary; FAILED must give a failure naming the
+step, its reason and the log tail, read with ONE `withLog=true` request after polls without it
+(plus errorCode and the failing loop iteration where the shape has them).
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ def serve(monkeypatch: pytest.MonkeyPatch) -> Iterator[Serve]:
     started: list[SpecServer] = []
 
     def start(shape: str, outcome: str) -> SpecServer:
-        server = SpecServer(base_path=BASE_PATHS[shape], shape=shape, outcome=outcome, running_polls=1)
+        base = BASE_PATHS[shape]
+        server = SpecServer(base, shape=shape, outcome=outcome, running_polls=1, only_published_style=True)
         server.__enter__()
         started.append(server)
         monkeypatch.setenv("AIRFLOW_CONN_OOS_DEFAULT", server.conn_json(**FAST_RETRY_EXTRAS))
