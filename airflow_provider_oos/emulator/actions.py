@@ -35,10 +35,14 @@ _DIRECTIVE_RE = re.compile(r"^\s*#\s*emulator:\s*(\S+)\s*(.*?)\s*$", re.MULTILIN
 
 @dataclass
 class ActionResult:
+    """One attempt's outcome; on failure `reason` and an emulator `error_code` (the real codes are
+    not published)."""
+
     ok: bool
     outputs: dict[str, Any] = field(default_factory=dict)
     reason: str | None = None
     log: list[str] = field(default_factory=list)
+    error_code: str | None = None
 
 
 def directives(params: dict[str, Any]) -> dict[str, str]:
@@ -102,7 +106,9 @@ def run_action(
         return _run_shell(params, inventory, attempt)
     known = ", ".join(sorted(ACTION_DESCRIPTIONS))
     return ActionResult(
-        ok=False, reason=f"unknown action type {action!r}: the emulator simulates only {known}"
+        ok=False,
+        reason=f"unknown action type {action!r}: the emulator simulates only {known}",
+        error_code="Operator.NotSupported",
     )
 
 
@@ -112,10 +118,15 @@ def _run_bcc(action: str, params: dict[str, Any], inventory: dict[str, dict[str,
         return ActionResult(
             ok=False,
             reason=f'{action}: no instance given; set properties.instances to [{{"instanceId": "i-…"}}]',
+            error_code="Params.Invalid",
         )
     unknown = [i for i in ids if i not in inventory]
     if unknown:
-        return ActionResult(ok=False, reason=f"{action}: instance(s) not found: {', '.join(unknown)}")
+        return ActionResult(
+            ok=False,
+            reason=f"{action}: instance(s) not found: {', '.join(unknown)}",
+            error_code="Instance.NotFound",
+        )
     needed, after = BCC_ACTIONS[action]
     wrong = [f"{i} is {inventory[i]['status']}" for i in ids if inventory[i]["status"] != needed]
     if wrong:
@@ -123,6 +134,7 @@ def _run_bcc(action: str, params: dict[str, Any], inventory: dict[str, dict[str,
         return ActionResult(
             ok=False,
             reason=f"{action}: Instance.InvalidStatus: {'; '.join(wrong)} (needs {needed})",
+            error_code="Instance.InvalidStatus",
         )
     for i in ids:
         inventory[i]["status"] = after
@@ -138,15 +150,25 @@ def _run_bcc(action: str, params: dict[str, Any], inventory: dict[str, dict[str,
 def _run_shell(params: dict[str, Any], inventory: dict[str, dict[str, Any]], attempt: int) -> ActionResult:
     content = params.get("content")
     if not isinstance(content, str) or not content.strip():
-        return ActionResult(ok=False, reason=f"{SHELL_ACTION}: properties.content (the script) is required")
+        return ActionResult(
+            ok=False,
+            reason=f"{SHELL_ACTION}: properties.content (the script) is required",
+            error_code="Params.Invalid",
+        )
     ids = instance_ids(params)
     unknown = [i for i in ids if i not in inventory]
     if unknown:
-        return ActionResult(ok=False, reason=f"{SHELL_ACTION}: instance(s) not found: {', '.join(unknown)}")
+        return ActionResult(
+            ok=False,
+            reason=f"{SHELL_ACTION}: instance(s) not found: {', '.join(unknown)}",
+            error_code="Instance.NotFound",
+        )
     stopped = [i for i in ids if inventory[i]["status"] != "Running"]
     if stopped:
         return ActionResult(
-            ok=False, reason=f"{SHELL_ACTION}: agent offline, instance(s) not running: {', '.join(stopped)}"
+            ok=False,
+            reason=f"{SHELL_ACTION}: agent offline, instance(s) not running: {', '.join(stopped)}",
+            error_code="Agent.Offline",
         )
     found = directives(params)
     exit_code = _int(found.get("exit"), 0)
@@ -159,7 +181,11 @@ def _run_shell(params: dict[str, Any], inventory: dict[str, dict[str, Any]], att
     outputs: dict[str, Any] = {"exitCode": exit_code, "stdout": stdout, **outputs_directives(params)}
     if exit_code:
         return ActionResult(
-            ok=False, outputs=outputs, reason=f"script exited with code {exit_code}{where}", log=log
+            ok=False,
+            outputs=outputs,
+            reason=f"script exited with code {exit_code}{where}",
+            log=log,
+            error_code="Script.NonZeroExit",
         )
     return ActionResult(ok=True, outputs=outputs, log=log)
 

@@ -1,8 +1,19 @@
-"""Fault injection rules, per OOS path and optional method.
+"""Fault injection rules, per OOS path (either path style, matched exactly) and optional method.
 
-429 and 503 are refused before the request is handled (the gateway says no). 500 and a dropped
-connection happen *after* the request was handled: the call took effect but the answer is lost,
-the case that shows whether a client wrongly retries a non-idempotent create.
+Refused before the call is handled (the gateway says no, nothing happens):
+  `error429`, `error503`.
+Committed first, then the answer fails (the call took effect; the client cannot know):
+  `error500`              answered 500 InternalError
+  `error503AfterCommit`   answered 503 ServiceUnavailable
+  `drop`                  the connection is closed without an answer
+  `answerDelayMs`         the answer is held this long (with `answerDelayRate`, default 1), e.g.
+                          past the client's read timeout; combines with the outcomes above
+Other:
+  `latencyMs`             the request waits this long *before* it is handled (`latencyRate`)
+  `listVisibilityDelayMs` only on a create-execution path: executions it creates appear in the
+                          list-executions call only this long after their creation
+The rates of `error500`, `error503`, `error503AfterCommit`, `error429` and `drop` add up to at most 1.
+These are the cases that show whether a client wrongly resends a non-idempotent create.
 """
 
 from __future__ import annotations
@@ -11,7 +22,34 @@ import random
 from dataclasses import asdict, dataclass
 from typing import Any
 
-_RATE_FIELDS = ("error500", "error503", "error429", "drop")
+from airflow_provider_oos.emulator.paths import is_oos_path, operation_path
+
+_RATE_FIELDS = {
+    "error500": "error500",
+    "error503": "error503",
+    "error503AfterCommit": "error503_after_commit",
+    "error429": "error429",
+    "drop": "drop",
+}
+_DURATION_FIELDS = {
+    "latencyMs": "latency_ms",
+    "answerDelayMs": "answer_delay_ms",
+    "listVisibilityDelayMs": "list_visibility_delay_ms",
+}
+_PROBABILITY_FIELDS = {"latencyRate": "latency_rate", "answerDelayRate": "answer_delay_rate"}
+_OUTCOMES = (
+    ("drop", "drop"),
+    ("error500", "500"),
+    ("error503_after_commit", "503-after-commit"),
+    ("error503", "503"),
+    ("error429", "429"),
+)
+
+
+def _probability(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ValueError(f"{name} must be a probability between 0 and 1, got {value!r}")
+    return float(value)
 
 
 @dataclass(frozen=True)
@@ -20,62 +58,64 @@ class FaultRule:
     method: str | None = None
     error500: float = 0.0
     error503: float = 0.0
+    error503_after_commit: float = 0.0
     error429: float = 0.0
     drop: float = 0.0
     latency_ms: int = 0
     latency_rate: float = 1.0
+    answer_delay_ms: int = 0
+    answer_delay_rate: float = 1.0
+    list_visibility_delay_ms: int = 0
 
     @classmethod
     def from_json(cls, spec: Any) -> FaultRule:
         if not isinstance(spec, dict):
             raise ValueError("fault spec must be a JSON object")
-        known = {"path", "method", "latencyMs", "latencyRate", *_RATE_FIELDS}
+        known = {"path", "method", *_RATE_FIELDS, *_DURATION_FIELDS, *_PROBABILITY_FIELDS}
         unknown = sorted(set(spec) - known)
         if unknown:
             raise ValueError(f"unknown fault field(s) {unknown}; known: {sorted(known)}")
         path = spec.get("path")
-        if not isinstance(path, str) or not path.startswith("/api/logic/oos/"):
-            raise ValueError("path must be an OOS API path such as /api/logic/oos/v2/execution")
+        if not isinstance(path, str) or not is_oos_path(path):
+            raise ValueError(
+                "path must be an OOS API path such as /api/logic/oos/v2/execution or /v2/execution"
+            )
         method = spec.get("method")
         if method is not None and (not isinstance(method, str) or not method.isalpha()):
             raise ValueError("method must be an HTTP method name such as GET")
-        rates = {}
-        for name in _RATE_FIELDS:
-            value = spec.get(name, 0.0)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-                raise ValueError(f"{name} must be a probability between 0 and 1, got {value!r}")
-            rates[name] = float(value)
-        if sum(rates.values()) > 1:
-            raise ValueError("error500 + error503 + error429 + drop must not exceed 1")
-        latency_ms = spec.get("latencyMs", 0)
-        latency_rate = spec.get("latencyRate", 1.0)
-        if isinstance(latency_ms, bool) or not isinstance(latency_ms, int) or latency_ms < 0:
-            raise ValueError(f"latencyMs must be a non-negative integer, got {latency_ms!r}")
-        if (
-            isinstance(latency_rate, bool)
-            or not isinstance(latency_rate, int | float)
-            or not 0 <= latency_rate <= 1
+        values: dict[str, Any] = {}
+        for name, attribute in _RATE_FIELDS.items():
+            values[attribute] = _probability(name, spec.get(name, 0.0))
+        if sum(values.values()) > 1:
+            raise ValueError("error500 + error503 + error503AfterCommit + error429 + drop must not exceed 1")
+        for name, attribute in _PROBABILITY_FIELDS.items():
+            values[attribute] = _probability(name, spec.get(name, 1.0))
+        for name, attribute in _DURATION_FIELDS.items():
+            value = spec.get(name, 0)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer (milliseconds), got {value!r}")
+            values[attribute] = value
+        if values["list_visibility_delay_ms"] and (
+            operation_path(path) != "/v2/execution" or (method or "POST").upper() != "POST"
         ):
-            raise ValueError(f"latencyRate must be a probability between 0 and 1, got {latency_rate!r}")
-        return cls(
-            path=path,
-            method=method.upper() if method else None,
-            latency_ms=latency_ms,
-            latency_rate=float(latency_rate),
-            **rates,
-        )
+            raise ValueError(
+                "listVisibilityDelayMs applies only to the create-execution call (POST …/v2/execution)"
+            )
+        return cls(path=path, method=method.upper() if method else None, **values)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        data["latencyMs"] = data.pop("latency_ms")
-        data["latencyRate"] = data.pop("latency_rate")
+        for name, attribute in {**_RATE_FIELDS, **_DURATION_FIELDS, **_PROBABILITY_FIELDS}.items():
+            data[name] = data.pop(attribute)
         return data
 
 
 @dataclass(frozen=True)
 class FaultDecision:
     latency_seconds: float = 0.0
-    outcome: str | None = None  # "500", "503", "429", "drop" or None
+    # "500", "503-after-commit", "drop" (after the call took effect), "503", "429" (before), or None
+    outcome: str | None = None
+    answer_delay_seconds: float = 0.0
 
 
 class FaultTable:
@@ -92,10 +132,17 @@ class FaultTable:
     def rules(self) -> list[dict[str, Any]]:
         return [rule.to_json() for rule in self._rules.values()]
 
-    def decide(self, method: str, path: str) -> FaultDecision | None:
+    def rule_for(self, method: str, path: str) -> FaultRule | None:
         if not self._rules:
             return None
-        rule = self._rules.get((path, method)) or self._rules.get((path, None))
+        return self._rules.get((path, method)) or self._rules.get((path, None))
+
+    def list_visibility_delay_ms(self, method: str, path: str) -> int:
+        rule = self.rule_for(method, path)
+        return rule.list_visibility_delay_ms if rule else 0
+
+    def decide(self, method: str, path: str) -> FaultDecision | None:
+        rule = self.rule_for(method, path)
         if rule is None:
             return None
         latency = (
@@ -103,14 +150,15 @@ class FaultTable:
         )
         roll = self._rng.random()
         outcome = None
-        for name, rate in (
-            ("drop", rule.drop),
-            ("500", rule.error500),
-            ("503", rule.error503),
-            ("429", rule.error429),
-        ):
+        for attribute, name in _OUTCOMES:
+            rate: float = getattr(rule, attribute)
             if roll < rate:
                 outcome = name
                 break
             roll -= rate
-        return FaultDecision(latency, outcome)
+        delay = (
+            rule.answer_delay_ms / 1000
+            if rule.answer_delay_ms and self._rng.random() < rule.answer_delay_rate
+            else 0.0
+        )
+        return FaultDecision(latency, outcome, delay)

@@ -2,7 +2,8 @@
 
 Installing the provider changes nobody's pytest; enable the fixtures with one line in a
 `conftest.py`: `pytest_plugins = ["airflow_provider_oos.emulator.pytest_plugin"]`. Importing it
-stays cheap: no FastAPI/uvicorn/requests at module level. The emulator runs as a subprocess of the CLI, so DAG runs in other processes reach it too.
+stays cheap: no FastAPI/uvicorn/requests at module level. The emulator runs as a subprocess of
+the CLI, so DAG runs in other processes reach it too.
 
 Fixtures:
   `oos_emulator`          one emulator per test session, reset before each test

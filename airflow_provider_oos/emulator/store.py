@@ -13,6 +13,7 @@ import string
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 _ALPHABET = string.ascii_letters + string.digits
@@ -36,6 +37,28 @@ def random_id(prefix: str, length: int) -> str:
 
 def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def log_timestamp(ms: int) -> str:
+    """A task log timestamp: a string, as every SDK types it (ISO 8601 UTC with milliseconds)."""
+    stamp = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def task_view(task: dict[str, Any], with_log: bool) -> dict[str, Any]:
+    """A task as answered: `log` only when asked for (`withLog`), in its children too."""
+    if with_log:
+        return task
+    view = {key: value for key, value in task.items() if key != "log"}
+    if task.get("children"):
+        view["children"] = [task_view(child, False) for child in task["children"]]
+    return view
+
+
+def execution_view(body: dict[str, Any], with_log: bool) -> dict[str, Any]:
+    if with_log:
+        return body
+    return {**body, "tasks": [task_view(task, False) for task in body["tasks"]]}
 
 
 @dataclass
@@ -66,7 +89,7 @@ class Store:
         self.executions: dict[str, ExecutionRecord] = {}
         self.instances: dict[str, dict[str, Any]] = {}
         self.counters: dict[str, int] = {}
-        self._answer_cache: dict[str, bytes] = {}
+        self._answer_cache: dict[tuple[str, bool], bytes] = {}
         self._load()
 
     def _load(self) -> None:
@@ -141,7 +164,8 @@ class Store:
         """Persist a changed execution and drop its cached answer."""
         with self.lock:
             body = record.body
-            self._answer_cache.pop(body["id"], None)
+            self._answer_cache.pop((body["id"], False), None)
+            self._answer_cache.pop((body["id"], True), None)
             self.executions[body["id"]] = record
             self._db.execute(
                 "INSERT OR REPLACE INTO executions (id, body, runtime, created) VALUES (?, ?, ?, ?)",
@@ -150,17 +174,18 @@ class Store:
             if commit:
                 self._db.commit()
 
-    def execution_answer(self, execution_id: str) -> bytes | None:
+    def execution_answer(self, execution_id: str, with_log: bool = False) -> bytes | None:
         """The whole GET-execution envelope, serialized once per change (polling must stay cheap)."""
         with self.lock:
-            cached = self._answer_cache.get(execution_id)
+            cached = self._answer_cache.get((execution_id, with_log))
             if cached is None:
                 record = self.executions.get(execution_id)
                 if record is None:
                     return None
-                envelope = {"success": True, "msg": "", "code": 200, "result": record.body}
+                result = execution_view(record.body, with_log)
+                envelope = {"success": True, "msg": "", "code": 200, "result": result}
                 cached = dumps(envelope).encode()
-                self._answer_cache[execution_id] = cached
+                self._answer_cache[(execution_id, with_log)] = cached
             return cached
 
     # --- instances ----------------------------------------------------------------------------

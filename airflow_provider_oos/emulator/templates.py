@@ -11,11 +11,12 @@ from typing import Any
 
 from airflow_provider_oos.template_rules import find_cycle
 
-# Step defaults the service fills in (as in the vendor page's execution snapshot).
+# Step defaults the service fills in (the keys of the vendor page's execution snapshot; the values
+# of the OpenAPI metadata: retryInterval 300000 = 5 min, timeout 21600000 = 6 h).
 OPERATOR_DEFAULTS: dict[str, Any] = {
     "retries": 0,
-    "retryInterval": 60000,
-    "timeout": 3600000,
+    "retryInterval": 300000,
+    "timeout": 21600000,
     "manually": False,
     "scheduleDelayMilli": 0,
     "pauseOnFailure": False,
@@ -112,7 +113,34 @@ def _normalize_operator(index: int, raw: Any) -> dict[str, Any]:
             step[field] = {}
         elif not isinstance(value, dict):
             raise TemplateInvalid(f"{where}: {field} must be a JSON object")
+    _check_loop_fields(where, step)
     return step
+
+
+def _check_loop_fields(where: str, step: dict[str, Any]) -> None:
+    """`loops` and the controls that only matter with it (names and ranges of the OpenAPI metadata)."""
+    loops = step.get("loops")
+    if loops is not None and (
+        not isinstance(loops, list) or not all(isinstance(entry, dict) for entry in loops)
+    ):
+        raise TemplateInvalid(
+            f"{where}: loops must be a list of objects, one per iteration, each the iteration's input "
+            '(e.g. {"instanceId": "i-a"}) or {"initContext": {...}}'
+        )
+    for prefix in ("parallelism", "allowedFailure"):
+        control = step.get(f"{prefix}Control")
+        if control is not None and not isinstance(control, dict):
+            raise TemplateInvalid(f"{where}: {prefix}Control must be an object {{ratio, count}}")
+        pairs = [(f"{prefix}{k}", step.get(f"{prefix}{k}")) for k in ("Ratio", "Count")]
+        pairs += [(f"{prefix}Control.{k}", (control or {}).get(k)) for k in ("ratio", "count")]
+        for name, value in pairs:
+            if value is None:
+                continue
+            if name.lower().endswith("ratio"):
+                if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+                    raise TemplateInvalid(f"{where}: {name} must be a number from 0 to 1, got {value!r}")
+            elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise TemplateInvalid(f"{where}: {name} must be a non-negative integer, got {value!r}")
 
 
 def _check_links(links: Any, names: list[str]) -> None:

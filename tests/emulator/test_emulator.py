@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -63,14 +64,18 @@ class Oos:
         execution_id: str = self.ok("POST", "/v2/execution", body=body)["id"]
         return execution_id
 
-    def get(self, execution_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = self.ok("GET", "/v2/execution", {"id": execution_id})
+    def get(self, execution_id: str, with_log: bool = False) -> dict[str, Any]:
+        query = {"id": execution_id} | ({"withLog": "true"} if with_log else {})
+        result: dict[str, Any] = self.ok("GET", "/v2/execution", query)
         return result
 
-    def wait(self, execution_id: str, states: set[str] = FINAL, timeout: float = 15) -> dict[str, Any]:
+    def wait(
+        self, execution_id: str, states: set[str] = FINAL, timeout: float = 15, with_log: bool = True
+    ) -> dict[str, Any]:
+        """Poll until a state in `states`; the answer is read with `withLog` (tests look at logs)."""
         deadline = time.monotonic() + timeout
         while True:
-            execution = self.get(execution_id)
+            execution = self.get(execution_id, with_log)
             if execution["state"] in states:
                 return execution
             assert time.monotonic() < deadline, f"still {execution['state']}: {json.dumps(execution)[:2000]}"
@@ -107,8 +112,15 @@ def tasks_by_name(execution: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {task["operator"]["name"]: task for task in execution["tasks"]}
 
 
+def log_ms(entry: dict[str, Any]) -> int:
+    """A log entry's timestamp (a string, as the SDKs type it: ISO 8601 UTC) in epoch ms."""
+    stamp = entry["timestamp"]
+    assert isinstance(stamp, str) and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", stamp), stamp
+    return int(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() * 1000)
+
+
 def started_at(task: dict[str, Any]) -> int:
-    return next(entry["timestamp"] for entry in task["log"] if entry["msg"].endswith(("started", ")")))
+    return next(log_ms(entry) for entry in task["log"] if entry["msg"].endswith(("started", ")")))
 
 
 @pytest.fixture
@@ -249,6 +261,16 @@ def test_execution_json_matches_the_vendor_page_field_for_field(oos: Oos) -> Non
     assert task["operator"]["properties"] == {} and task["operator"]["initContext"] == task["initContext"]
     assert task["outputContext"] == {"instances": [{"instanceId": "i-a"}]} and task["tries"] == 0
     assert task["children"] == [] and task["log"]
+    # Asked without withLog (as the seed's example was made): the same answer with no `log` at all.
+    plain = oos.get(execution["id"])
+    assert set(plain["tasks"][0]) == set(seed_task) and set(plain) == set(execution)
+    assert plain["tasks"][0] == {k: v for k, v in task.items() if k != "log"}
+    assert oos.get(execution["id"], with_log=False) == oos.ok(
+        "GET", "/v2/execution", {"id": execution["id"], "withLog": "false", "locale": "en-us"}
+    )
+    for entry in task["log"]:
+        assert set(entry) == {"timestamp", "level", "msg", "tags"} and isinstance(entry["timestamp"], str)
+        assert before - 5 <= log_ms(entry) <= execution["finishedTimestamp"]
     for stamp in ("createdTimestamp", "updatedTimestamp", "finishedTimestamp"):
         assert before - 5 <= execution[stamp] <= int(time.time() * 1000) + 5
         assert before - 5 <= task[stamp] <= execution["finishedTimestamp"]
@@ -341,7 +363,7 @@ def test_check_template_accepts_a_valid_dag(oos: Oos) -> None:
     assert oos.ok("POST", "/v2/template/check", body=body) == {"isValid": True, "reason": ""}
 
 
-def test_list_operators_lives_under_v1(oos: Oos) -> None:
+def test_list_operators_lives_under_v1_and_v2(oos: Oos) -> None:
     page = oos.ok("POST", "/v1/operator/list", body={"pageNo": 1, "pageSize": 100})
     names = {op["operator"] for op in page["operators"]}
     assert {
@@ -350,7 +372,17 @@ def test_list_operators_lives_under_v1(oos: Oos) -> None:
         "BCE::BCC::RebootInstance",
         "BCE::Agent::ExecuteShell",
     } == names and page["totalCount"] == 4
-    assert "Not Found" in oos.error(404, "POST", "/v2/operator/list", body={})
+    assert "categories" not in page
+    # The OpenAPI metadata's v2 list: the same operators plus categories [{name, sequence}].
+    v2 = oos.ok("POST", "/v2/operator/list", body={"pageNo": 1, "pageSize": 100})
+    assert {op["operator"] for op in v2["operators"]} == names and v2["totalCount"] == 4
+    assert v2["categories"] and all(set(c) == {"name", "sequence"} for c in v2["categories"])
+    shell = oos.ok(
+        "POST", "/v2/operator/list", body={"pageNo": 1, "pageSize": 10, "operator": {"name": "shell"}}
+    )
+    assert [op["operator"] for op in shell["operators"]] == ["BCE::Agent::ExecuteShell"]
+    assert "pageNo and pageSize required" in oos.error(400, "POST", "/v2/operator/list", body={})
+    assert "Not Found" in oos.error(404, "POST", "/v3/operator/list", body={})
     assert "Method Not Allowed" in oos.error(405, "PATCH", "/v2/template", body={})
 
 

@@ -106,8 +106,8 @@ def test_normalize_template_fills_service_defaults_and_keeps_unknown_fields() ->
         "name": "a",
         "operator": "X",
         "retries": 0,
-        "retryInterval": 60000,
-        "timeout": 3600000,
+        "retryInterval": 300000,  # the OpenAPI metadata's defaults
+        "timeout": 21600000,
         "manually": False,
         "scheduleDelayMilli": 0,
         "pauseOnFailure": False,
@@ -244,16 +244,16 @@ def test_engine_rejects_a_non_positive_time_scale() -> None:
 
 def test_a_pass_advances_only_executions_that_need_it(monkeypatch: pytest.MonkeyPatch) -> None:
     """Many long-running executions must not make each create or pass cost a full advance of all."""
-    from airflow_provider_oos.emulator import engine as engine_module
+    from airflow_provider_oos.emulator import run as run_module
 
     advanced: list[str] = []
-    original = engine_module._Run.advance
+    original = run_module.ExecutionPass.advance
 
     def counting(run: Any) -> bool:
         advanced.append(run.record.body["id"])
         return bool(original(run))
 
-    monkeypatch.setattr(engine_module._Run, "advance", counting)
+    monkeypatch.setattr(run_module.ExecutionPass, "advance", counting)
     store = Store()
     engine = Engine(store, time_scale=1.0)
     for index in range(50):
