@@ -1,0 +1,191 @@
+"""Maintenance-window safety inside a running task: the start guard, the reattach lookup, and telling
+a person when an execution pauses or outlives its window.
+
+The glue between the pure pieces (`window`, `reattach`, `notify`) and an Airflow task: it reads
+the task context, logs, raises Airflow's skip/fail and calls notifiers. The operator and the sensor
+use it in the worker; the trigger never calls it (it only fires events, see `notify.pause_key`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any, NoReturn
+
+from airflow_provider_oos.models import Execution
+from airflow_provider_oos.notify import (
+    PAUSED_EVENT,
+    WINDOW_CLOSED_EVENT,
+    Notifier,
+    PauseWatch,
+    pause_key,
+    send_notifications,
+)
+from airflow_provider_oos.reattach import (
+    ExecutionLister,
+    ReattachDecision,
+    find_earlier_try,
+    task_instance_tags,
+)
+from airflow_provider_oos.window import (
+    FAIL,
+    ResolvedWindow,
+    StartWindow,
+    WindowWatch,
+    decide_start,
+    describe_window_closed,
+)
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    return value if isinstance(value, datetime) else None
+
+
+def run_times(context: Mapping[str, Any]) -> dict[str, datetime | None]:
+    """The run's data interval and run_after (None where the run has none)."""
+    dag_run = context.get("dag_run")
+    return {
+        "data_interval_start": _as_datetime(context.get("data_interval_start")),
+        "data_interval_end": _as_datetime(context.get("data_interval_end")),
+        "run_after": _as_datetime(getattr(dag_run, "run_after", None)),
+    }
+
+
+def _skip_or_fail(action: str, message: str) -> NoReturn:
+    try:
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+    except ImportError:  # Airflow 3.1
+        from airflow.exceptions import AirflowFailException, AirflowSkipException  # type: ignore[no-redef]
+    if action == FAIL:
+        raise AirflowFailException(message)  # a retry cannot bring the window back
+    raise AirflowSkipException(message)
+
+
+def guard_start(
+    window: StartWindow | None,
+    context: Mapping[str, Any],
+    log: logging.Logger | Any,
+    now: datetime | None = None,
+) -> ResolvedWindow | None:
+    """Return the placed window when a start is allowed now; else log why and skip or fail the task."""
+    if window is None or not window.enabled:
+        return None
+    decision = decide_start(window, now=now or now_utc(), **run_times(context))
+    if decision.should_start:
+        log.info("%s", decision.message)
+        return decision.window
+    log.warning("%s", decision.message)
+    _skip_or_fail(decision.action, decision.message)
+
+
+def window_end_for(window: StartWindow | None, context: Mapping[str, Any]) -> datetime | None:
+    """When this run's window closes (None: no end, or it cannot be placed)."""
+    if window is None or window.window_end is None:
+        return None
+    try:
+        return window.resolve(**run_times(context)).window_end
+    except ValueError:
+        return None
+
+
+def look_for_earlier_try(
+    hook: ExecutionLister,
+    context: Mapping[str, Any],
+    template_name: str | None,
+    log: logging.Logger | Any,
+) -> ReattachDecision:
+    """Reattach lookup for this task instance (see `reattach.find_earlier_try`); logs the decision."""
+    dag_run = context.get("dag_run")
+    started = _as_datetime(getattr(dag_run, "start_date", None))
+    decision = find_earlier_try(
+        hook,
+        task_instance_tags(context["ti"]),
+        template_name=template_name,
+        since_ms=int(started.timestamp() * 1000) if started else None,
+        now_ms=int(now_utc().timestamp() * 1000),
+    )
+    log.info("%s", decision.message)
+    return decision
+
+
+def describe_paused(execution: Execution, console_url: str | None) -> str:
+    key = pause_key(execution) or ""
+    where = f" at {key}" if key.startswith("manual step") else ""
+    link = f" Resume, approve or cancel it in the console: {console_url}" if console_url else ""
+    return f"OOS execution {execution.id} is PAUSED{where} and waits for a person.{link}"
+
+
+class Attention:
+    """Tells a person, from the worker, once per pause and once when the window closes mid-run.
+
+    :param pause_callbacks: notifiers/callables called when the execution enters PAUSED.
+    :param window_closed_callbacks: notifiers/callables called when the window closes while the
+        execution is not final (the task also logs a loud warning; OOS cannot stop it).
+    :param window_end: when the window closes (None: never).
+    :param last_pause_key: the pause already notified (carried over a deferral).
+    :param window_warned: True when the window close was already reported (carried over a deferral).
+    """
+
+    def __init__(
+        self,
+        *,
+        pause_callbacks: tuple[Notifier, ...] = (),
+        window_closed_callbacks: tuple[Notifier, ...] = (),
+        window_end: datetime | None = None,
+        last_pause_key: str | None = None,
+        window_warned: bool = False,
+    ) -> None:
+        self.pause_callbacks = pause_callbacks
+        self.window_closed_callbacks = window_closed_callbacks
+        self.pauses = PauseWatch(last_pause_key)
+        self.window = WindowWatch(window_end, warned=window_warned)
+
+    def observe(
+        self,
+        execution: Execution,
+        context: Mapping[str, Any],
+        console_url: str | None,
+        log: logging.Logger | Any,
+        now: datetime | None = None,
+    ) -> None:
+        """Call after every look at the execution (worker loop, sensor poke, a trigger's event)."""
+        if self.pauses.observe(execution) and self.pause_callbacks:
+            message = describe_paused(execution, console_url)
+            send_notifications(
+                self.pause_callbacks,
+                context,
+                event=PAUSED_EVENT,
+                execution_id=execution.id,
+                console_url=console_url,
+                message=message,
+                log=log,
+            )
+        if not execution.is_final and self.window.check(now or now_utc()):
+            assert self.window.window_end is not None  # check() is True only with an end
+            message = describe_window_closed(
+                execution.id, self.window.window_end, now or now_utc(), execution.state, console_url
+            )
+            log.warning("%s", message)
+            send_notifications(
+                self.window_closed_callbacks,
+                context,
+                event=WINDOW_CLOSED_EVENT,
+                execution_id=execution.id,
+                console_url=console_url,
+                message=message,
+                log=log,
+            )
+
+    def trigger_kwargs(self) -> dict[str, Any]:
+        """What a trigger needs to fire an event (never to notify) at the next pause or the window end."""
+        end = self.window.window_end
+        return {
+            "stop_on_pause": bool(self.pause_callbacks),
+            "last_pause_key": self.pauses.last_key,
+            "window_end": end.timestamp() if end is not None and not self.window.warned else None,
+        }
