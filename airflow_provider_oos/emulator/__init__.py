@@ -10,3 +10,5 @@ from __future__ import annotations
 DEFAULT_ACCESS_KEY = "emulator-ak"
 DEFAULT_SECRET_KEY = "emulator-sk"
 READY_LINE_PREFIX = "OOS emulator listening on "
+CONSOLE_LINE_PREFIX = "OOS emulator console (console_url): "
+CONSOLE_PATH = "/console/execution/{execution_id}"

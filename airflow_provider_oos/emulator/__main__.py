@@ -1,7 +1,9 @@
 """CLI: `oos-emulator` / `python -m airflow_provider_oos.emulator`.
 
-Prints exactly `OOS emulator listening on http://HOST:PORT` (flushed) once it accepts connections;
-stops cleanly on SIGINT/SIGTERM (uvicorn's handlers), committing the SQLite file.
+Prints exactly `OOS emulator listening on http://HOST:PORT` (flushed) once it accepts connections,
+then `OOS emulator console (console_url): http://HOST:PORT/console/execution/{execution_id}`: the
+URL template of the read-only execution page, for the `console_url` extra of a connection pointed
+at the emulator. Stops cleanly on SIGINT/SIGTERM (uvicorn's handlers), committing the SQLite file.
 """
 
 from __future__ import annotations
@@ -14,7 +16,13 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from airflow_provider_oos.emulator import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, READY_LINE_PREFIX
+from airflow_provider_oos.emulator import (
+    CONSOLE_LINE_PREFIX,
+    CONSOLE_PATH,
+    DEFAULT_ACCESS_KEY,
+    DEFAULT_SECRET_KEY,
+    READY_LINE_PREFIX,
+)
 
 SECRET_KEY_ENV = "OOS_EMULATOR_SECRET_KEY"
 SESSION_TOKEN_ENV = "OOS_EMULATOR_SESSION_TOKEN"
@@ -83,6 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             await super().startup(sockets)
             if self.started:
                 print(f"{READY_LINE_PREFIX}http://{shown_host}:{port}", flush=True)
+                print(f"{CONSOLE_LINE_PREFIX}http://{shown_host}:{port}{CONSOLE_PATH}", flush=True)
 
     config = uvicorn.Config(
         create_app(emulator),

@@ -16,12 +16,12 @@ from urllib.parse import quote
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
+from airflow_provider_oos.emulator import CONSOLE_PATH
 from airflow_provider_oos.emulator.paths import CONSOLE_PREFIX
 
 if TYPE_CHECKING:
     from airflow_provider_oos.emulator.app import Emulator
 
-CONSOLE_URL_TEMPLATE = "{base_url}" + CONSOLE_PREFIX + "{{execution_id}}"
 _INDEX_LINK = '<p><a href="/console/">all executions</a></p>'
 _STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5rem;color:#222}
@@ -34,7 +34,7 @@ text-align:left;vertical-align:top}pre{margin:0;white-space:pre-wrap;max-width:6
 
 def console_url_template(base_url: str) -> str:
     """`http://HOST:PORT/console/execution/{execution_id}` for a connection's `console_url` extra."""
-    return CONSOLE_URL_TEMPLATE.format(base_url=base_url.rstrip("/"))
+    return base_url.rstrip("/") + CONSOLE_PATH
 
 
 def _e(value: Any) -> str:

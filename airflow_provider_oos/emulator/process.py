@@ -14,7 +14,13 @@ import threading
 from typing import Any
 from urllib.parse import quote
 
-from airflow_provider_oos.emulator import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, READY_LINE_PREFIX
+from airflow_provider_oos.emulator import (
+    CONSOLE_LINE_PREFIX,
+    CONSOLE_PATH,
+    DEFAULT_ACCESS_KEY,
+    DEFAULT_SECRET_KEY,
+    READY_LINE_PREFIX,
+)
 
 DEFAULT_TEST_TIME_SCALE = 0.02
 _START_TIMEOUT_SECONDS = 60
@@ -106,7 +112,8 @@ class EmulatorHandle:
             if not ready.is_set() and line.startswith(READY_LINE_PREFIX):
                 self.url = line[len(READY_LINE_PREFIX) :].strip()
                 self.port = int(self.url.rsplit(":", 1)[1])
-                ready.set()
+            elif not ready.is_set() and self.url and line.startswith(CONSOLE_LINE_PREFIX):
+                ready.set()  # the console line follows the ready line: both are in the output now
         ready.set()  # the process ended: wake the waiter either way
 
     def output(self) -> str:
@@ -140,9 +147,15 @@ class EmulatorHandle:
 
     # --- connection strings -------------------------------------------------------------------
     @property
+    def console_url(self) -> str:
+        """`http://127.0.0.1:PORT/console/execution/{execution_id}`: the emulator's execution page,
+        as a connection's `console_url` template (so the "OOS Execution" link works locally)."""
+        return self.url + CONSOLE_PATH
+
+    @property
     def conn_uri(self) -> str:
-        """`baidu-oos://AK:SK@127.0.0.1:PORT/?scheme=http` for `AIRFLOW_CONN_…`."""
-        query = "scheme=http"
+        """`baidu-oos://AK:SK@127.0.0.1:PORT/?scheme=http&console_url=…` for `AIRFLOW_CONN_…`."""
+        query = f"scheme=http&console_url={quote(self.console_url, safe='')}"
         if self.session_token:
             query += f"&session_token={quote(self.session_token, safe='')}"
         return (
@@ -158,9 +171,10 @@ class EmulatorHandle:
             "login": self.access_key,
             "password": self.secret_key,
             "host": self.url,
+            "extra": {"console_url": self.console_url},
         }
         if self.session_token:
-            conn["extra"] = {"session_token": self.session_token}
+            conn["extra"]["session_token"] = self.session_token
         return json.dumps(conn)
 
     # --- admin API ----------------------------------------------------------------------------

@@ -9,10 +9,9 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -20,107 +19,17 @@ import requests
 from airflow_provider_oos.auth import BceCredentials, signed_headers
 from airflow_provider_oos.emulator.process import EmulatorHandle
 from airflow_provider_oos.models import Execution
-
-API = "/api/logic/oos"
-FINAL = {"SUCCESS", "FAILED", "CANCELED", "ROLLBACK_SUCCESS", "ROLLBACK_FAILED"}
-
-
-class Oos:
-    """A minimal signed OOS client for these tests (the provider's hook is tested separately)."""
-
-    def __init__(self, emulator: EmulatorHandle, credentials: BceCredentials | None = None) -> None:
-        self.url = emulator.url
-        self.credentials = credentials or BceCredentials(emulator.access_key, emulator.secret_key)
-        self.session = requests.Session()
-
-    def call(
-        self, method: str, path: str, query: dict[str, str] | None = None, body: Any = None
-    ) -> requests.Response:
-        url = f"{self.url}{API}{path}" + (f"?{urlencode(query)}" if query else "")
-        headers = signed_headers(self.credentials, method, url)
-        return self.session.request(method, url, json=body, headers=headers, timeout=10)
-
-    def ok(self, method: str, path: str, query: dict[str, str] | None = None, body: Any = None) -> Any:
-        response = self.call(method, path, query, body)
-        assert response.status_code == 200, response.text
-        payload = response.json()
-        assert payload["success"] is True and payload["code"] == 200, payload
-        return payload["result"]
-
-    def error(
-        self, status: int, method: str, path: str, query: dict[str, str] | None = None, body: Any = None
-    ) -> str:
-        response = self.call(method, path, query, body)
-        assert response.status_code == status, response.text
-        payload = response.json()
-        assert payload["success"] is False and payload["code"] == status, payload
-        message: str = payload["msg"]
-        return message
-
-    def create(self, template: dict[str, Any], properties: dict[str, Any] | None = None) -> str:
-        body: dict[str, Any] = {"template": template}
-        if properties is not None:
-            body["properties"] = properties
-        execution_id: str = self.ok("POST", "/v2/execution", body=body)["id"]
-        return execution_id
-
-    def get(self, execution_id: str, with_log: bool = False) -> dict[str, Any]:
-        query = {"id": execution_id} | ({"withLog": "true"} if with_log else {})
-        result: dict[str, Any] = self.ok("GET", "/v2/execution", query)
-        return result
-
-    def wait(
-        self, execution_id: str, states: set[str] = FINAL, timeout: float = 15, with_log: bool = True
-    ) -> dict[str, Any]:
-        """Poll until a state in `states`; the answer is read with `withLog` (tests look at logs)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            execution = self.get(execution_id, with_log)
-            if execution["state"] in states:
-                return execution
-            assert time.monotonic() < deadline, f"still {execution['state']}: {json.dumps(execution)[:2000]}"
-            time.sleep(0.01)
-
-    def run(self, template: dict[str, Any], properties: dict[str, Any] | None = None) -> dict[str, Any]:
-        return self.wait(self.create(template, properties))
-
-
-def step(name: str, action: str = "BCE::Agent::ExecuteShell", **fields: Any) -> dict[str, Any]:
-    props = fields.pop("properties", None)
-    if props is None and action == "BCE::Agent::ExecuteShell":
-        props = {"content": "echo ok"}
-    return {
-        "name": name,
-        "operator": action,
-        "retries": 0,
-        "retryInterval": 1000,
-        "timeout": 600000,
-        "properties": props or {},
-        **fields,
-    }
-
-
-def shell(name: str, script: str, **fields: Any) -> dict[str, Any]:
-    return step(name, properties={"content": script}, **fields)
-
-
-def template(*steps: dict[str, Any], name: str = "tpl", **fields: Any) -> dict[str, Any]:
-    return {"name": name, "linear": True, "operators": list(steps), **fields}
-
-
-def tasks_by_name(execution: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {task["operator"]["name"]: task for task in execution["tasks"]}
-
-
-def log_ms(entry: dict[str, Any]) -> int:
-    """A log entry's timestamp (a string, as the SDKs type it: ISO 8601 UTC) in epoch ms."""
-    stamp = entry["timestamp"]
-    assert isinstance(stamp, str) and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", stamp), stamp
-    return int(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() * 1000)
-
-
-def started_at(task: dict[str, Any]) -> int:
-    return next(log_ms(entry) for entry in task["log"] if entry["msg"].endswith(("started", ")")))
+from tests.support.emulator_client import (
+    API,
+    FINAL,
+    Oos,
+    log_ms,
+    shell,
+    started_at,
+    step,
+    tasks_by_name,
+    template,
+)
 
 
 @pytest.fixture
@@ -945,6 +854,9 @@ def test_cli_picks_a_free_port_prints_the_ready_line_and_stops_on_sigint(oos_emu
     emulator = oos_emulator_factory()
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+", emulator.url) and emulator.port > 0
     assert emulator.output().splitlines()[0] == f"OOS emulator listening on {emulator.url}"
+    assert emulator.output().splitlines()[1] == (
+        f"OOS emulator console (console_url): {emulator.url}/console/execution/{{execution_id}}"
+    )
     with pytest.raises(RuntimeError, match="cannot bind"):
         oos_emulator_factory(port=emulator.port)  # taken: a clear error, not a hang
     assert emulator.stop(signal.SIGINT) == 0
@@ -958,9 +870,12 @@ def test_cli_picks_a_free_port_prints_the_ready_line_and_stops_on_sigint(oos_emu
 
 
 def test_handle_connection_strings(oos_emulator: EmulatorHandle) -> None:
-    assert (
-        oos_emulator.conn_uri
-        == f"baidu-oos://emulator-ak:emulator-sk@127.0.0.1:{oos_emulator.port}/?scheme=http"
+    # Connections pointed at the emulator link to its console page (issue 11).
+    console = f"http://127.0.0.1:{oos_emulator.port}/console/execution/{{execution_id}}"
+    assert oos_emulator.console_url == console
+    assert oos_emulator.conn_uri == (
+        f"baidu-oos://emulator-ak:emulator-sk@127.0.0.1:{oos_emulator.port}/?scheme=http"
+        f"&console_url={quote(console, safe='')}"
     )
     conn = json.loads(oos_emulator.conn_json)
     assert conn == {
@@ -968,6 +883,7 @@ def test_handle_connection_strings(oos_emulator: EmulatorHandle) -> None:
         "login": "emulator-ak",
         "password": "emulator-sk",
         "host": oos_emulator.url,
+        "extra": {"console_url": console},
     }
     assert "emulator-sk" not in repr(oos_emulator)
 
