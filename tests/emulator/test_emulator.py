@@ -689,6 +689,7 @@ def test_official_python_sdk_creates_and_reads_an_execution(oos: Oos, oos_emulat
     from baidubce.auth.bce_credentials import BceCredentials as SdkCredentials
     from baidubce.bce_client_configuration import BceClientConfiguration
     from baidubce.services.oos.oos_client import OosClient
+    from baidubce.services.oos.oos_model import TagModel
 
     config = BceClientConfiguration(
         credentials=SdkCredentials(oos_emulator.access_key, oos_emulator.secret_key),
@@ -703,7 +704,9 @@ def test_official_python_sdk_creates_and_reads_an_execution(oos: Oos, oos_emulat
     assert client.get_template_detail("sdk_template").result.id == template_id
     assert client.get_template_list(1, 10).result.total_count == 1
     assert client.get_operator_list(1, 10).result.total_count == 4
-    created = client.create_execution({"name": "sdk_template", "ref": template_id, "linear": True})
+    created = client.create_execution(
+        {"name": "sdk_template", "ref": template_id, "linear": True}, tags=[TagModel("team", "ops")]
+    )
     execution_id = created.result.id
     deadline = time.monotonic() + 15
     while (state := client.get_execution_detail(execution_id).result.state) != "SUCCESS":
@@ -711,6 +714,7 @@ def test_official_python_sdk_creates_and_reads_an_execution(oos: Oos, oos_emulat
         time.sleep(0.02)
     assert oos_emulator.instance_states()["i-a"] == "Stopped"
     assert oos.get(execution_id)["tasks"][0]["state"] == "SUCCESS"
+    assert oos.get(execution_id)["tags"] == [{"tagKey": "team", "tagValue": "ops"}]  # the SDK's TagModel
 
 
 # --- admin API and fault injection ---------------------------------------------------------------
