@@ -1,37 +1,49 @@
-"""The one place for waiting on an OOS execution, shared by the operator, the sensor and the trigger.
+"""The one waiting state machine for an OOS execution, driven by the operator, the sensor and the trigger.
 
-What is final, what is success, how a failure is told to a person, what a progress log says and
-which API errors are worth riding out: all decided here, so the three waiting paths (worker loop,
-sensor poke, triggerer) cannot drift apart. Pure functions plus one small stateful reporter; no
-Airflow, no HTTP.
+`WaitingStateMachine.next_action` takes one observation (the Execution just read, or the error the
+read raised) and the time, and returns what to do next:
+
+- `Sleep`: read again in `seconds` (a running or paused execution, or an API error worth riding out);
+- `Finish`: the execution succeeded, here is the summary;
+- `Stop`: raise (failed, paused with ``on_paused="fail"``, timed out, or the API cannot be read).
+
+Every action carries the progress lines (`Note`) the driver logs. What is final, what is success,
+how a failure reads, the backoff after API errors and the deadline are decided here only, so the
+worker loop, the trigger loop and the sensor cannot drift apart. Pure: no Airflow, no HTTP, no clock
+(the driver passes `now`), no logging.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
 from airflow_provider_oos.exceptions import (
     OosApiError,
-    OosAuthError,
     OosExecutionFailedError,
     OosExecutionPausedError,
     OosExecutionTimeoutError,
-    OosNotFoundError,
 )
 from airflow_provider_oos.models import (
-    TASK_FINAL_STATES,
     Execution,
     is_failed,
     is_known,
     is_paused,
     is_successful,
 )
+from airflow_provider_oos.reporting import (
+    Note,
+    ProgressTracker,
+    describe_failure,
+    describe_pause,
+    describe_timeout,
+)
 
 ON_PAUSED_CHOICES = ("wait", "fail")
-LOG_TAIL_LINES = 5
-# The trigger gives up after this many API failures in a row (each already retried by the hook).
+# A wait gives up after this many API failures in a row (each already retried by the hook).
 MAX_CONSECUTIVE_API_FAILURES = 5
 MAX_BACKOFF_SECONDS = 300.0
 
@@ -72,139 +84,9 @@ def summarize(execution: Execution, console_url: str) -> dict[str, Any]:
     }
 
 
-def _log_tail(messages: list[str]) -> str:
-    tail = messages[-LOG_TAIL_LINES:]
-    return "\n".join("    " + line.replace("\n", "\n      ") for line in tail)
-
-
-def describe_failure(execution: Execution, console_url: str | None = None) -> str:
-    """Names the execution, its state, the failing step, the step's reason and its last log lines."""
-    lines = [f"OOS execution {execution.id} ended in state {execution.state}."]
-    task = execution.failed_task()
-    if task is None:
-        lines.append("No failed step was reported (the execution may have been canceled or rolled back).")
-    else:
-        action = task.operator.operator if task.operator and task.operator.operator else "unknown action"
-        lines.append(f"Failing step: {task.name!r} ({action}), state {task.state}.")
-        lines.append(f"Reason: {task.reason or 'not given by OOS'}")
-        messages = [entry.msg for entry in task.log or () if entry.msg]
-        if messages:
-            lines.append(f"Last {min(len(messages), LOG_TAIL_LINES)} log line(s) of the step:")
-            lines.append(_log_tail(messages))
-    if console_url:
-        lines.append(f"Console: {console_url}")
-    return "\n".join(lines)
-
-
-def describe_pause(execution: Execution, console_url: str | None = None) -> str:
-    step = next((t.name for t in execution.tasks if t.state not in TASK_FINAL_STATES), None)
-    where = f" at step {step!r}" if step else ""
-    link = f" Resume or cancel it in the console: {console_url}" if console_url else ""
-    return f"OOS execution {execution.id} is PAUSED{where} and waits for a person.{link}"
-
-
-def describe_timeout(
-    execution_id: str, timeout: float | None, state: str | None, console_url: str | None
-) -> str:
-    link = f" It keeps running in OOS: {console_url}" if console_url else " It keeps running in OOS."
-    limit = f" within {timeout:g} s" if timeout is not None else ""
-    return (
-        f"OOS execution {execution_id} did not reach a final state{limit}; "
-        f"last known state: {state or 'never fetched'}.{link}"
-    )
-
-
-def settle(
-    execution: Execution,
-    *,
-    on_paused: str,
-    console_url: str,
-    failed_error: type[OosExecutionFailedError] = OosExecutionFailedError,
-    paused_error: type[OosExecutionPausedError] = OosExecutionPausedError,
-) -> dict[str, Any] | None:
-    """Apply the outcome rules: the summary on success, raise on failure (or pause when
-    on_paused="fail"), None when the caller should keep waiting."""
-    outcome = classify(execution)
-    if outcome is Outcome.SUCCESS:
-        return summarize(execution, console_url)
-    if outcome is Outcome.FAILED:
-        raise failed_error(describe_failure(execution, console_url), execution)
-    if outcome is Outcome.PAUSED and on_paused == "fail":
-        raise paused_error(describe_pause(execution, console_url), execution)
-    return None
-
-
-def timeout_error(
-    execution_id: str,
-    timeout: float | None,
-    last: Execution | None,
-    console_url: str | None,
-    error: type[OosExecutionTimeoutError] = OosExecutionTimeoutError,
-) -> OosExecutionTimeoutError:
-    state = last.state if last else None
-    execution = last or Execution(id=execution_id)
-    return error(describe_timeout(execution_id, timeout, state, console_url), execution)
-
-
-def resolve_event(
-    event: dict[str, Any],
-    *,
-    on_paused: str,
-    timeout: float | None,
-    failed_error: type[OosExecutionFailedError] = OosExecutionFailedError,
-    paused_error: type[OosExecutionPausedError] = OosExecutionPausedError,
-    timeout_error_type: type[OosExecutionTimeoutError] = OosExecutionTimeoutError,
-) -> dict[str, Any]:
-    """Turn the trigger's one event into the summary or the same exception the worker loop raises."""
-    status = event.get("status")
-    execution_id = str(event.get("execution_id"))
-    console_url = str(event.get("console_url") or "")
-    raw = event.get("execution")
-    execution = Execution.model_validate(raw) if isinstance(raw, dict) else None
-    if status == "timeout":
-        raise timeout_error(execution_id, timeout, execution, console_url, timeout_error_type)
-    if status == "error" or execution is None:
-        raise OosApiError(str(event.get("message") or f"no usable event for OOS execution {execution_id}"))
-    if status == "paused":  # the trigger only stops on a pause when on_paused="fail"
-        on_paused = "fail"
-    summary = settle(
-        execution,
-        on_paused=on_paused,
-        console_url=console_url,
-        failed_error=failed_error,
-        paused_error=paused_error,
-    )
-    if summary is None:
-        raise OosApiError(f"trigger event {status!r} for OOS execution {execution_id} has a non-final state")
-    return summary
-
-
-def is_transient(error: BaseException) -> bool:
-    """Worth another try later: connection errors, timeouts, throttling and 5xx; never auth or not-found."""
-    if isinstance(error, OosAuthError | OosNotFoundError):
-        return False
-    if isinstance(error, OosApiError):
-        return error.status is None or error.status == 429 or error.status >= 500
-    return isinstance(error, OSError | TimeoutError)
-
-
 def backoff_seconds(poll_interval: float, consecutive_failures: int) -> float:
     """Exponential backoff from the poll interval, capped."""
     return float(min(poll_interval * 2 ** max(consecutive_failures - 1, 0), MAX_BACKOFF_SECONDS))
-
-
-def compact_execution(execution: Execution) -> dict[str, Any]:
-    """The execution as API JSON with each step's log cut to its tail, small enough for a trigger event."""
-    data = execution.to_api()
-
-    def trim(tasks: list[dict[str, Any]]) -> None:
-        for task in tasks:
-            if isinstance(task.get("log"), list):
-                task["log"] = task["log"][-LOG_TAIL_LINES:]
-            trim(task.get("children") or [])
-
-    trim(data.get("tasks") or [])
-    return data
 
 
 def validate_on_paused(on_paused: object) -> str:
@@ -219,52 +101,272 @@ def validate_poll_interval(poll_interval: object, field: str = "poll_interval") 
     return float(poll_interval)
 
 
-class ProgressReporter:
-    """Logs what a person following the run wants to know, only when it changes: the state,
-    "n/m tasks done", the step now running; warns once per pause and once per unknown state."""
+def log_notes(log: Any, notes: Sequence[Note]) -> None:
+    """Write an action's progress lines to the driver's logger."""
+    for level, message in notes:
+        log.log(level, "%s", message)
 
-    def __init__(self, log: logging.Logger | Any, execution_id: str, console_url: str | None = None) -> None:
-        self.log = log
+
+@dataclass(frozen=True)
+class Sleep:
+    """Read the execution again after `seconds`.
+
+    :param seconds: how long to wait before the next read (already clamped to the deadline).
+    :param execution: what this read saw; None when the read failed (a transient API error).
+    :param paused: the execution is PAUSED and the wait goes on (``on_paused="wait"``).
+    :param pause_began: this read is the first of a pause (a later pause gets its own True).
+    :param notes: progress lines to log.
+    """
+
+    seconds: float
+    execution: Execution | None
+    paused: bool = False
+    pause_began: bool = False
+    notes: tuple[Note, ...] = ()
+
+
+@dataclass(frozen=True)
+class Finish:
+    """The execution succeeded.
+
+    :param summary: the XCom summary (see `summarize`).
+    :param execution: the final read.
+    :param notes: progress lines to log.
+    """
+
+    summary: dict[str, Any]
+    execution: Execution
+    notes: tuple[Note, ...] = ()
+
+
+class StopReason(str, Enum):
+    """Why a wait ends without success; the values are the trigger event's `status`."""
+
+    FAILED = "failed"
+    PAUSED = "paused"
+    TIMEOUT = "timeout"
+    API_ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Stop:
+    """End the wait with an error.
+
+    :param reason: failed, paused, timed out, or the API cannot be read.
+    :param message: what a person needs to know, naming the execution.
+    :param execution_id: the awaited execution.
+    :param execution: the last read (None when no read ever succeeded).
+    :param error: the API error that ended the wait (API_ERROR only).
+    :param notes: progress lines to log.
+    """
+
+    reason: StopReason
+    message: str
+    execution_id: str
+    execution: Execution | None = None
+    error: BaseException | None = None
+    notes: tuple[Note, ...] = ()
+
+    @property
+    def needs_log(self) -> bool:
+        """A failure is described from one more read with logs (polls read without them)."""
+        return self.reason is StopReason.FAILED
+
+
+WaitAction = Sleep | Finish | Stop
+
+
+def failure_with_log(stop: Stop, detailed: Execution | BaseException, console_url: str) -> Stop:
+    """The failure described from the read made with logs, or, when that read failed, from what is
+    known with a line saying why the log tail is missing."""
+    if isinstance(detailed, Execution):
+        return replace(stop, message=describe_failure(detailed, console_url), execution=detailed)
+    return replace(stop, message=f"{stop.message}\nThe step's log could not be read: {detailed}")
+
+
+@dataclass(frozen=True)
+class ErrorTypes:
+    """The exception classes a driver raises for each `Stop` (the sensor uses Airflow-aware ones).
+
+    :param failed: for a failed execution.
+    :param paused: for a pause with ``on_paused="fail"``.
+    :param timeout: for a wait past its deadline.
+    """
+
+    failed: type[OosExecutionFailedError] = OosExecutionFailedError
+    paused: type[OosExecutionPausedError] = OosExecutionPausedError
+    timeout: type[OosExecutionTimeoutError] = OosExecutionTimeoutError
+
+    def error_for(self, stop: Stop) -> BaseException:
+        if stop.reason is StopReason.API_ERROR:
+            return stop.error or OosApiError(stop.message)
+        execution = stop.execution or Execution(id=stop.execution_id)
+        kind = {StopReason.FAILED: self.failed, StopReason.PAUSED: self.paused}.get(stop.reason, self.timeout)
+        return kind(stop.message, execution)
+
+
+class WaitingStateMachine:
+    """Decides, one observation at a time, what a wait on one OOS execution does next.
+
+    :param execution_id: the awaited execution (``d-…``).
+    :param console_url: its console link, named in messages.
+    :param poll_interval: seconds between reads of an execution that is not final.
+    :param on_paused: ``"wait"`` (warn once per pause, keep waiting) or ``"fail"`` (stop).
+    :param deadline: when to give up, on the clock of the `now` passed to `next_action`; None waits
+        forever.
+    :param timeout: the wait's limit in seconds, only to name it in the timeout message.
+    :param max_consecutive_failures: API failures in a row (each already retried by the hook) after
+        which the wait gives up.
+    """
+
+    __slots__ = (
+        "_failures",
+        "_last",
+        "_paused",
+        "_progress",
+        "console_url",
+        "deadline",
+        "execution_id",
+        "max_consecutive_failures",
+        "on_paused",
+        "poll_interval",
+        "timeout",
+    )
+
+    def __init__(
+        self,
+        execution_id: str,
+        console_url: str,
+        *,
+        poll_interval: float,
+        on_paused: str = "wait",
+        deadline: float | None = None,
+        timeout: float | None = None,
+        max_consecutive_failures: int = MAX_CONSECUTIVE_API_FAILURES,
+    ) -> None:
         self.execution_id = execution_id
         self.console_url = console_url
-        self._state: str | None = None
-        self._done: tuple[int, int] | None = None
-        self._step: str | None = None
-        self._pause_warned = False
-        self._unknown_seen: set[str] = set()
+        self.poll_interval = validate_poll_interval(poll_interval)
+        self.on_paused = validate_on_paused(on_paused)
+        self.deadline = deadline
+        self.timeout = timeout
+        self.max_consecutive_failures = max_consecutive_failures
+        self._progress = ProgressTracker(execution_id)
+        self._failures = 0
+        self._last: Execution | None = None
+        self._paused = False
 
-    def report(self, execution: Execution) -> None:
-        state = execution.state
-        if state != self._state:
-            self._state = state
-            self.log.info("OOS execution %s is %s.", self.execution_id, state)
-        total = len(execution.tasks)
-        if execution.template and execution.template.operators:
-            total = max(total, len(execution.template.operators))
-        done = sum(1 for task in execution.tasks if task.state in TASK_FINAL_STATES)
-        if total and (done, total) != self._done:
-            self._done = (done, total)
-            self.log.info("OOS execution %s: %d/%d tasks done.", self.execution_id, done, total)
-        running = execution.running_task()
-        step = running.name if running else None
-        if step != self._step:
-            self._step = step
-            if running is not None:
-                action = running.operator.operator if running.operator else None
-                self.log.info("OOS execution %s: running step %r (%s).", self.execution_id, step, action)
+    @property
+    def last_execution(self) -> Execution | None:
+        """The last successful read, if any."""
+        return self._last
+
+    def next_action(self, observation: Execution | BaseException, now: float) -> WaitAction:
+        """What to do after reading `observation` (the execution, or the error the read raised) at `now`."""
+        if isinstance(observation, BaseException):
+            return self._after_error(observation, now)
+        return self._after_read(observation, now)
+
+    def _after_read(self, execution: Execution, now: float) -> WaitAction:
+        self._failures = 0
+        self._last = execution
         outcome = classify(execution)
-        if outcome is Outcome.PAUSED:
-            if not self._pause_warned:
-                self._pause_warned = True
-                self.log.warning(
-                    "%s Still waiting (on_paused='wait').", describe_pause(execution, self.console_url)
-                )
-        else:
-            self._pause_warned = False  # a later pause gets its own warning
-        if outcome is Outcome.UNKNOWN and str(state) not in self._unknown_seen:
-            self._unknown_seen.add(str(state))
-            self.log.warning(
-                "OOS execution %s reports state %r, unknown to this provider; treating it as not final.",
-                self.execution_id,
-                state,
+        notes = self._progress.notes(execution, unknown=outcome is Outcome.UNKNOWN)
+        paused = outcome is Outcome.PAUSED
+        pause_began = paused and not self._paused
+        self._paused = paused
+        if outcome is Outcome.SUCCESS:
+            return Finish(summarize(execution, self.console_url), execution, notes)
+        if outcome is Outcome.FAILED:
+            message = describe_failure(execution, self.console_url)
+            return Stop(StopReason.FAILED, message, self.execution_id, execution, notes=notes)
+        if paused and self.on_paused == "fail":
+            message = describe_pause(execution, self.console_url)
+            return Stop(StopReason.PAUSED, message, self.execution_id, execution, notes=notes)
+        if pause_began:
+            notes = (*notes, *self._progress.pause_notes(execution, self.console_url))
+        return self._sleep(self.poll_interval, now, notes, execution, paused, pause_began)
+
+    def _after_error(self, error: BaseException, now: float) -> WaitAction:
+        # Imported here: the transport pulls in the HTTP stack, which the trigger loads off its event loop.
+        from airflow_provider_oos.transport import is_transient
+
+        self._failures += 1
+        if not is_transient(error) or self._failures >= self.max_consecutive_failures:
+            message = (
+                f"Giving up on OOS execution {self.execution_id} after {self._failures} failed "
+                f"API call(s) in a row: {error}"
             )
+            return Stop(StopReason.API_ERROR, message, self.execution_id, self._last, error)
+        delay = backoff_seconds(self.poll_interval, self._failures)
+        note = Note(
+            logging.WARNING,
+            f"Could not read OOS execution {self.execution_id} ({error}); retry in {delay:g} s.",
+        )
+        return self._sleep(delay, now, (note,), None, False, False)
+
+    def _sleep(
+        self,
+        delay: float,
+        now: float,
+        notes: tuple[Note, ...],
+        execution: Execution | None,
+        paused: bool,
+        pause_began: bool,
+    ) -> WaitAction:
+        if self.deadline is not None:
+            remaining = self.deadline - now
+            if remaining <= 0:
+                state = self._last.state if self._last else None
+                message = describe_timeout(self.execution_id, self.timeout, state, self.console_url)
+                return Stop(StopReason.TIMEOUT, message, self.execution_id, self._last, notes=notes)
+            delay = min(delay, remaining)
+        return Sleep(delay, execution, paused, pause_began, notes)
+
+
+def _event_execution(event: Mapping[str, Any], execution_id: str) -> Execution:
+    """What an event tells of the execution: its id and state (events of earlier versions of this
+    provider carried the whole execution)."""
+    raw = event.get("execution")
+    if isinstance(raw, dict):
+        return Execution.model_validate(raw)
+    state = event.get("state")
+    return Execution(id=execution_id, state=state if isinstance(state, str) else None)
+
+
+def resolve_trigger_event(
+    event: Mapping[str, Any], *, timeout: float | None, errors: ErrorTypes = ErrorTypes()
+) -> dict[str, Any]:
+    """Turn the trigger's one event into the summary, or raise what the worker loop would raise.
+
+    The trigger describes a failure from its read with logs, so the event's message is used as is.
+
+    :param event: the trigger event's payload.
+    :param timeout: the task's wait limit in seconds, named in the timeout message.
+    :param errors: the exception classes to raise.
+    """
+    status = event.get("status")
+    execution_id = str(event.get("execution_id"))
+    console_url = str(event.get("console_url") or "")
+    if status == "success":
+        summary = event.get("summary")
+        if isinstance(summary, dict):
+            return summary
+        if isinstance(event.get("execution"), dict):
+            return summarize(_event_execution(event, execution_id), console_url)
+    if status not in {"failed", "paused", "timeout"}:
+        raise OosApiError(str(event.get("message") or f"no usable event for OOS execution {execution_id}"))
+    known = _event_execution(event, execution_id)
+    message = event.get("message")
+    if status == "failed":
+        stop = Stop(
+            StopReason.FAILED, str(message or describe_failure(known, console_url)), execution_id, known
+        )
+    elif status == "paused":
+        stop = Stop(
+            StopReason.PAUSED, str(message or describe_pause(known, console_url)), execution_id, known
+        )
+    else:
+        text = describe_timeout(execution_id, timeout, known.state, console_url)
+        stop = Stop(StopReason.TIMEOUT, text, execution_id, known)
+    raise errors.error_for(stop)

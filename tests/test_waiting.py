@@ -1,4 +1,4 @@
-"""Unit tests of the shared waiting logic (pure functions and the progress reporter)."""
+"""Unit tests of the waiting state machine and the shared waiting rules (all pure)."""
 
 from __future__ import annotations
 
@@ -17,18 +17,19 @@ from airflow_provider_oos.exceptions import (
     OosThrottledError,
 )
 from airflow_provider_oos.models import Execution
+from airflow_provider_oos.transport import is_transient
 from airflow_provider_oos.waiting import (
-    LOG_TAIL_LINES,
     MAX_BACKOFF_SECONDS,
+    ErrorTypes,
+    Finish,
     Outcome,
-    ProgressReporter,
+    Stop,
+    WaitingStateMachine,
     backoff_seconds,
     classify,
-    compact_execution,
     describe_failure,
-    is_transient,
-    resolve_event,
-    settle,
+    log_notes,
+    resolve_trigger_event,
     summarize,
     validate_on_paused,
     validate_poll_interval,
@@ -109,46 +110,52 @@ def test_describe_failure_without_failed_step() -> None:
     assert "d-1" in text and "CANCELED" in text and "No failed step" in text
 
 
-def test_settle_rules() -> None:
-    assert settle(execution("SUCCESS"), on_paused="wait", console_url=URL) == summarize(
+def decide(ex: Execution, *, on_paused: str, console_url: str) -> dict[str, Any] | None:
+    """One read through the state machine: the summary, None to keep waiting, or the error raised."""
+    machine = WaitingStateMachine("d-1", console_url, poll_interval=1, on_paused=on_paused)
+    action = machine.next_action(ex, 0.0)
+    if isinstance(action, Finish):
+        return action.summary
+    if isinstance(action, Stop):
+        raise ErrorTypes().error_for(action)
+    return None
+
+
+def test_outcome_rules() -> None:
+    assert decide(execution("SUCCESS"), on_paused="wait", console_url=URL) == summarize(
         execution("SUCCESS"), URL
     )
-    assert settle(execution("RUNNING"), on_paused="fail", console_url=URL) is None
-    assert settle(execution("PAUSED"), on_paused="wait", console_url=URL) is None
-    assert settle(execution("MYSTERY"), on_paused="fail", console_url=URL) is None
+    assert decide(execution("RUNNING"), on_paused="fail", console_url=URL) is None
+    assert decide(execution("PAUSED"), on_paused="wait", console_url=URL) is None
+    assert decide(execution("MYSTERY"), on_paused="fail", console_url=URL) is None
     with pytest.raises(OosExecutionPausedError, match="PAUSED") as paused:
-        settle(execution("PAUSED", step("approve", "RUNNING")), on_paused="fail", console_url=URL)
+        decide(execution("PAUSED", step("approve", "RUNNING")), on_paused="fail", console_url=URL)
     assert URL in str(paused.value) and "'approve'" in str(paused.value)
     with pytest.raises(OosExecutionFailedError, match="boom") as failed:
-        settle(execution("FAILED", step("a", "FAILED", reason="boom")), on_paused="wait", console_url=URL)
+        decide(execution("FAILED", step("a", "FAILED", reason="boom")), on_paused="wait", console_url=URL)
     assert failed.value.execution.id == "d-1"
 
 
-def test_resolve_event_maps_every_status() -> None:
+def test_resolve_trigger_event_maps_every_status() -> None:
+    """Events of earlier versions carried the whole execution: they still resolve."""
     ok = execution("SUCCESS", step("a", "SUCCESS"))
     event = {"status": "success", "execution_id": "d-1", "console_url": URL, "execution": ok.to_api()}
-    assert resolve_event(event, on_paused="wait", timeout=None) == summarize(ok, URL)
+    assert resolve_trigger_event(event, timeout=None) == summarize(ok, URL)
     bad = execution("FAILED", step("a", "FAILED", reason="disk full"))
     with pytest.raises(OosExecutionFailedError, match="disk full"):
-        resolve_event(
-            {**event, "status": "failed", "execution": bad.to_api()}, on_paused="wait", timeout=None
-        )
+        resolve_trigger_event({**event, "status": "failed", "execution": bad.to_api()}, timeout=None)
     with pytest.raises(OosExecutionPausedError):
-        resolve_event(
-            {**event, "status": "paused", "execution": execution("PAUSED").to_api()},
-            on_paused="wait",
-            timeout=1,
+        resolve_trigger_event(
+            {**event, "status": "paused", "execution": execution("PAUSED").to_api()}, timeout=1
         )
     with pytest.raises(OosExecutionTimeoutError, match="last known state: RUNNING") as timed_out:
-        resolve_event(
-            {**event, "status": "timeout", "execution": execution("RUNNING").to_api()},
-            on_paused="wait",
-            timeout=9,
+        resolve_trigger_event(
+            {**event, "status": "timeout", "execution": execution("RUNNING").to_api()}, timeout=9
         )
     assert "9 s" in str(timed_out.value)
     with pytest.raises(OosApiError, match="gave up"):
-        resolve_event(
-            {**event, "status": "error", "message": "gave up", "execution": None}, on_paused="wait", timeout=1
+        resolve_trigger_event(
+            {**event, "status": "error", "message": "gave up", "execution": None}, timeout=1
         )
 
 
@@ -175,15 +182,6 @@ def test_backoff_grows_and_is_capped() -> None:
     assert backoff_seconds(60, 30) == MAX_BACKOFF_SECONDS
 
 
-def test_compact_execution_keeps_only_the_log_tail() -> None:
-    logs = [{"msg": f"l{i}"} for i in range(20)]
-    ex = execution("FAILED", step("a", "FAILED", log=logs, children=[step("c", "FAILED", log=logs)]))
-    data = compact_execution(ex)
-    assert [e["msg"] for e in data["tasks"][0]["log"]] == [f"l{i}" for i in range(15, 20)]
-    assert len(data["tasks"][0]["children"][0]["log"]) == LOG_TAIL_LINES
-    assert len(ex.tasks[0].log or []) == 20  # the model itself is untouched
-
-
 def test_validators_name_the_field() -> None:
     assert validate_on_paused("fail") == "fail"
     with pytest.raises(ValueError, match="on_paused"):
@@ -196,7 +194,13 @@ def test_validators_name_the_field() -> None:
 
 def test_progress_reporter_logs_changes_only(caplog: pytest.LogCaptureFixture) -> None:
     log = logging.getLogger("test.progress")
-    reporter = ProgressReporter(log, "d-1", URL)
+    machine = WaitingStateMachine("d-1", URL, poll_interval=1)
+
+    class Reporter:
+        def report(self, ex: Execution) -> None:
+            log_notes(log, machine.next_action(ex, 0.0).notes)
+
+    reporter = Reporter()
     running = execution("RUNNING", step("stop", "RUNNING"), step("start", "PENDING"), operators=2)
     with caplog.at_level(logging.INFO, logger="test.progress"):
         for _ in range(5):  # many polls, same picture: logged once

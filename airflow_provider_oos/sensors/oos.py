@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import timedelta
-from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
@@ -16,7 +15,15 @@ from airflow_provider_oos.exceptions import (
     OosExecutionTimeoutError,
 )
 from airflow_provider_oos.links.oos import OosExecutionLink
-from airflow_provider_oos.waiting import ProgressReporter, resolve_event, settle, validate_on_paused
+from airflow_provider_oos.operators.base import OOS_TEMPLATE_FIELDS, OosBaseOperatorMixin
+from airflow_provider_oos.waiting import (
+    ErrorTypes,
+    Finish,
+    Sleep,
+    WaitingStateMachine,
+    log_notes,
+    validate_on_paused,
+)
 
 try:
     from airflow.sdk.configuration import conf
@@ -27,8 +34,6 @@ except ImportError:  # Airflow 3.1
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-    from airflow_provider_oos.hooks.oos import OosHook
 
 
 # A final failure cannot change by poking again, so the sensor fails without retries (and soft_fail
@@ -45,23 +50,36 @@ class OosSensorTimeoutError(OosExecutionTimeoutError, AirflowSensorTimeout):
     """The deferred sensor's timeout passed before the execution was final."""
 
 
-class OosExecutionSensor(BaseSensorOperator):
+class OosExecutionSensor(OosBaseOperatorMixin, BaseSensorOperator):
     """Wait until an OOS execution is final; return the same summary as OosCreateExecutionOperator.
 
-    ``execution_id`` is templated, e.g. ``"{{ ti.xcom_pull(task_ids='start', key='execution_id') }}"``.
     Works in ``poke``, ``reschedule`` and deferrable mode (``deferrable=True``: the first state is
     checked on the worker, then the triggerer waits until the sensor's ``timeout``).
 
     Outcomes: SUCCESS → done, the summary is the XCom return value (via ``PokeReturnValue``).
     FAILED/CANCELED/ROLLBACK_* → :class:`OosSensorExecutionFailedError` (an ``AirflowFailException``:
-    no pointless retries; with ``soft_fail=True`` the task is skipped instead). PAUSED → keep
+    no pointless retries; with ``soft_fail=True`` the task is skipped instead), naming the failing
+    step, reason, errorCode, loop iteration and log tail (read once with ``withLog``). PAUSED → keep
     waiting with one warning and the console link, or fail (``on_paused="fail"``). Unknown states
-    are logged once and waited on. The sensor never changes the execution.
+    are logged once and waited on. A transient API error (connection, 429, 5xx) is "not done yet";
+    in ``poke`` mode five in a row end the wait. The sensor never changes the execution.
+
+    :param execution_id: the execution to wait for (``d-…``, templated), e.g.
+        ``"{{ ti.xcom_pull(task_ids='start', key='execution_id') }}"``.
+    :param on_paused: ``"wait"`` (default) or ``"fail"`` when the execution waits for a person.
+    :param deferrable: wait in the triggerer instead of poking. Default from
+        ``[operators] default_deferrable``.
+    :param oos_conn_id: the ``baidu_oos`` connection to use (templated). Default ``oos_default``.
     """
 
-    template_fields: Sequence[str] = ("execution_id",)
+    template_fields: Sequence[str] = (*OOS_TEMPLATE_FIELDS, "execution_id")
     operator_extra_links = (OosExecutionLink(),)
     ui_color = "#2468f2"
+    wait_errors: ClassVar[ErrorTypes] = ErrorTypes(
+        failed=OosSensorExecutionFailedError,
+        paused=OosSensorExecutionPausedError,
+        timeout=OosSensorTimeoutError,
+    )
 
     def __init__(
         self,
@@ -69,23 +87,13 @@ class OosExecutionSensor(BaseSensorOperator):
         execution_id: str,
         on_paused: str = "wait",
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        oos_conn_id: str = "oos_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.execution_id = execution_id
         self.on_paused = validate_on_paused(on_paused)
         self.deferrable = deferrable
-        self.oos_conn_id = oos_conn_id
-        if not isinstance(oos_conn_id, str) or not oos_conn_id:
-            raise ValueError(f"oos_conn_id must be a non-empty connection id, got {oos_conn_id!r}.")
-        self._reporter: ProgressReporter | None = None
-
-    @cached_property
-    def hook(self) -> OosHook:
-        from airflow_provider_oos.hooks.oos import OosHook
-
-        return OosHook(oos_conn_id=self.oos_conn_id)
+        self._machine: WaitingStateMachine | None = None  # kept across pokes of one try (poke mode)
 
     def _checked_execution_id(self) -> str:
         if not isinstance(self.execution_id, str) or not self.execution_id.strip():
@@ -95,22 +103,27 @@ class OosExecutionSensor(BaseSensorOperator):
             )
         return self.execution_id.strip()
 
+    def _machine_for(self, execution_id: str, context: Context) -> WaitingStateMachine:
+        if self._machine is None or self._machine.execution_id != execution_id:
+            console_url = self.hook.console_url(execution_id)
+            context["ti"].xcom_push(key="console_url", value=console_url)
+            # Airflow paces the pokes; the interval here only scales the backoff after API errors.
+            interval = _seconds(self.poke_interval) or 1.0
+            self._machine = WaitingStateMachine(
+                execution_id, console_url, poll_interval=interval, on_paused=self.on_paused
+            )
+        return self._machine
+
     def poke(self, context: Context) -> PokeReturnValue:
         execution_id = self._checked_execution_id()
-        console_url = self.hook.console_url(execution_id)
-        if self._reporter is None or self._reporter.execution_id != execution_id:
-            self._reporter = ProgressReporter(self.log, execution_id, console_url)
-            context["ti"].xcom_push(key="console_url", value=console_url)
-        execution = self.hook.get_execution(execution_id)
-        self._reporter.report(execution)
-        summary = settle(
-            execution,
-            on_paused=self.on_paused,
-            console_url=console_url,
-            failed_error=OosSensorExecutionFailedError,
-            paused_error=OosSensorExecutionPausedError,
-        )
-        return PokeReturnValue(is_done=summary is not None, xcom_value=summary)
+        machine = self._machine_for(execution_id, context)
+        action = machine.next_action(self.read_execution(execution_id), time.monotonic())
+        log_notes(self.log, action.notes)
+        if isinstance(action, Sleep):
+            return PokeReturnValue(is_done=False)
+        if isinstance(action, Finish):
+            return PokeReturnValue(is_done=True, xcom_value=action.summary)
+        raise self.error_for_stop(action, machine.console_url)
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
@@ -126,32 +139,24 @@ class OosExecutionSensor(BaseSensorOperator):
             return first.xcom_value
         from airflow_provider_oos.triggers.oos import OosExecutionTrigger
 
-        timeout = self.timeout.total_seconds() if isinstance(self.timeout, timedelta) else float(self.timeout)
         self.defer(
             trigger=OosExecutionTrigger(
                 execution_id=self._checked_execution_id(),
                 oos_conn_id=self.oos_conn_id,
-                poll_interval=self._poll_seconds(),
-                deadline=time.time() + timeout,
+                poll_interval=_seconds(self.poke_interval),
+                deadline=time.time() + _seconds(self.timeout),
                 on_paused=self.on_paused,
             ),
             method_name="execute_complete",
         )
 
-    def _poll_seconds(self) -> float:
-        interval = self.poke_interval
-        return interval.total_seconds() if isinstance(interval, timedelta) else float(interval)
-
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
-        timeout = self.timeout.total_seconds() if isinstance(self.timeout, timedelta) else float(self.timeout)
-        return resolve_event(
-            event,
-            on_paused=self.on_paused,
-            timeout=timeout,
-            failed_error=OosSensorExecutionFailedError,
-            paused_error=OosSensorExecutionPausedError,
-            timeout_error_type=OosSensorTimeoutError,
-        )
+        """Resume after the trigger fired: the same outcome rules, applied to its one event."""
+        return self.summary_from_event(event, _seconds(self.timeout))
+
+
+def _seconds(value: float | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 def _skip(err: BaseException) -> None:

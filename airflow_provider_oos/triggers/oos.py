@@ -1,25 +1,26 @@
-"""Deferrable waiting: the triggerer polls an OOS execution until it is final, then fires one event."""
+"""Deferrable waiting: the triggerer polls an OOS execution until it is final, then fires one event.
+
+Nothing here blocks the triggerer's event loop: this module imports only the light waiting rules,
+and the hook (with the HTTP stack, about 0.4 s to import) is imported once in a worker thread.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import time
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_oos.connection import DEFAULT_CONN_ID
 from airflow_provider_oos.waiting import (
-    MAX_CONSECUTIVE_API_FAILURES,
-    Outcome,
-    ProgressReporter,
-    backoff_seconds,
-    classify,
-    compact_execution,
-    describe_failure,
-    describe_pause,
-    describe_timeout,
-    is_transient,
+    Finish,
+    Sleep,
+    WaitingStateMachine,
+    failure_with_log,
+    log_notes,
     validate_on_paused,
     validate_poll_interval,
 )
@@ -28,27 +29,45 @@ if TYPE_CHECKING:
     from airflow_provider_oos.hooks.oos import OosAsyncHook
     from airflow_provider_oos.models import Execution
 
+_HOOK_MODULE = "airflow_provider_oos.hooks.oos"
+_loaded_hook_class: list[type[OosAsyncHook]] = []  # filled by the first trigger that runs
+
+
+async def _async_hook_class() -> type[OosAsyncHook]:
+    """`OosAsyncHook`, imported off the event loop the first time (later triggers find it here)."""
+    if not _loaded_hook_class:
+        module = await asyncio.to_thread(importlib.import_module, _HOOK_MODULE)
+        _loaded_hook_class[:] = [module.OosAsyncHook]
+    return _loaded_hook_class[0]
+
 
 class OosExecutionTrigger(BaseTrigger):
-    """Polls one OOS execution asynchronously and yields exactly one event.
+    """Polls one OOS execution asynchronously and yields exactly one small event.
 
     Event payload: ``{"status": "success"|"failed"|"paused"|"timeout"|"error", "execution_id",
-    "state", "message", "console_url", "execution"}`` where ``execution`` is the execution's API JSON
-    (each step's log cut to its tail) or None. ``paused`` is only fired with ``on_paused="fail"``;
-    with ``"wait"`` a pause is logged once (with the console link) and polling goes on.
+    "state", "message", "console_url", "finished_timestamp", "summary"}``; ``summary`` (the task's
+    XCom summary) only on success. On failure the trigger reads the execution once more with logs
+    (polls read none) and ``message`` names the failing step, its reason, errorCode, loop iteration
+    and log tail. ``paused`` fires only with ``on_paused="fail"``; with ``"wait"`` a pause is logged
+    once (with the console link) and polling goes on.
 
     Everything needed after a triggerer restart is in the serialized kwargs, including the
-    wall-clock ``deadline`` (epoch seconds, None = no limit), so a restart does not extend the wait.
-    The trigger has no side effects (only GET calls), so running twice under triggerer HA is harmless.
-    Transient API errors (connection, timeout, 429, 5xx, each already retried by the hook) are
-    ridden out with exponential backoff; after ``MAX_CONSECUTIVE_API_FAILURES`` in a row, or on a
-    permanent error (auth, not found), an ``error`` event ends the wait.
+    wall-clock ``deadline``, so a restart does not extend the wait. Only reads, no user code, no
+    side effects: running twice under triggerer HA is harmless. Transient API errors are ridden out
+    with exponential backoff; five in a row, or a permanent error (auth, not found), end the wait
+    with an ``error`` event.
+
+    :param execution_id: the execution to wait for (``d-…``).
+    :param oos_conn_id: the ``baidu_oos`` connection to use. Default ``oos_default``.
+    :param poll_interval: seconds between reads while the execution is not final.
+    :param deadline: epoch seconds after which the wait ends with a ``timeout`` event; None: no limit.
+    :param on_paused: ``"wait"`` (default) or ``"fail"`` when the execution waits for a person.
     """
 
     def __init__(
         self,
         execution_id: str,
-        oos_conn_id: str = "oos_default",
+        oos_conn_id: str = DEFAULT_CONN_ID,
         poll_interval: float = 30,
         deadline: float | None = None,
         on_paused: str = "wait",
@@ -73,8 +92,53 @@ class OosExecutionTrigger(BaseTrigger):
             },
         )
 
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        hook_class = await _async_hook_class()
+        # The hook's pooled session is shared by every trigger of this event loop; leaving the
+        # `async with` lets the last one out close it, before the single event is sent.
+        async with hook_class(oos_conn_id=self.oos_conn_id) as hook:
+            event = await self._wait(hook)
+        yield event
+
+    async def _read(self, hook: OosAsyncHook, *, with_log: bool = False) -> Execution | Exception:
+        try:
+            return await hook.get_execution(self.execution_id, with_log=with_log)
+        except Exception as err:  # an observation for the state machine, not a crash
+            return err
+
+    async def _wait(self, hook: OosAsyncHook) -> TriggerEvent:
+        try:
+            console_url = (await hook.get_config()).console_url(self.execution_id)
+        except Exception as err:  # a broken connection cannot get better by waiting
+            return self._event("error", f"Cannot use connection {self.oos_conn_id!r}: {err}", "")
+        self._console_url = console_url
+        machine = WaitingStateMachine(
+            self.execution_id,
+            console_url,
+            poll_interval=self.poll_interval,
+            on_paused=self.on_paused,
+            deadline=self.deadline,
+        )
+        while True:
+            action = machine.next_action(await self._read(hook), time.time())
+            log_notes(self.log, action.notes)
+            if isinstance(action, Sleep):
+                await asyncio.sleep(action.seconds)
+                continue
+            if isinstance(action, Finish):
+                message = f"OOS execution {self.execution_id} succeeded."
+                return self._event("success", message, console_url, action.execution, action.summary)
+            if action.needs_log:
+                action = failure_with_log(action, await self._read(hook, with_log=True), console_url)
+            return self._event(action.reason.value, action.message, console_url, action.execution)
+
     def _event(
-        self, status: str, message: str, console_url: str, execution: Execution | None = None
+        self,
+        status: str,
+        message: str,
+        console_url: str,
+        execution: Execution | None = None,
+        summary: dict[str, Any] | None = None,
     ) -> TriggerEvent:
         return TriggerEvent(  # type: ignore[no-untyped-call]
             {
@@ -83,73 +147,10 @@ class OosExecutionTrigger(BaseTrigger):
                 "state": execution.state if execution else None,
                 "message": message,
                 "console_url": console_url,
-                "execution": compact_execution(execution) if execution else None,
+                "finished_timestamp": execution.finished_timestamp if execution else None,
+                "summary": summary,
             }
         )
-
-    def _remaining(self) -> float | None:
-        return None if self.deadline is None else self.deadline - time.time()
-
-    async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow_provider_oos.hooks.oos import OosAsyncHook
-
-        # The hook's pooled session is shared by every trigger of this event loop; leaving the
-        # `async with` lets the last one out close it, before the single event is sent.
-        async with OosAsyncHook(oos_conn_id=self.oos_conn_id) as hook:
-            event = await self._wait(hook)
-        yield event
-
-    async def _wait(self, hook: OosAsyncHook) -> TriggerEvent:
-        try:
-            console_url = (await hook.get_config()).console_url(self.execution_id)
-            self._console_url = console_url
-        except Exception as err:  # a broken connection cannot get better by waiting
-            return self._event("error", f"Cannot use connection {self.oos_conn_id!r}: {err}", "")
-        reporter = ProgressReporter(self.log, self.execution_id, console_url)
-        last: Execution | None = None
-        failures = 0
-        while True:
-            try:
-                execution = await hook.get_execution(self.execution_id)
-            except Exception as err:
-                failures += 1
-                if not is_transient(err) or failures >= MAX_CONSECUTIVE_API_FAILURES:
-                    message = (
-                        f"Giving up on OOS execution {self.execution_id} after {failures} failed "
-                        f"API call(s) in a row: {err}"
-                    )
-                    return self._event("error", message, console_url, last)
-                delay = backoff_seconds(self.poll_interval, failures)
-                self.log.warning(
-                    "Could not read OOS execution %s (%s); trying again in %.1f s.",
-                    self.execution_id,
-                    err,
-                    delay,
-                )
-            else:
-                failures = 0
-                last = execution
-                reporter.report(execution)
-                outcome = classify(execution)
-                if outcome is Outcome.SUCCESS:
-                    return self._event(
-                        "success", f"OOS execution {execution.id} succeeded.", console_url, execution
-                    )
-                if outcome is Outcome.FAILED:
-                    return self._event(
-                        "failed", describe_failure(execution, console_url), console_url, execution
-                    )
-                if outcome is Outcome.PAUSED and self.on_paused == "fail":
-                    return self._event(
-                        "paused", describe_pause(execution, console_url), console_url, execution
-                    )
-                delay = self.poll_interval
-            remaining = self._remaining()
-            if remaining is not None and remaining <= 0:
-                state = last.state if last else None
-                message = describe_timeout(self.execution_id, None, state, console_url)
-                return self._event("timeout", message, console_url, last)
-            await asyncio.sleep(delay if remaining is None else min(delay, remaining))
 
     async def on_kill(self) -> None:
         """Airflow >= 3.3 calls this when a person kills the deferred task. OOS has no cancel API."""

@@ -171,8 +171,8 @@ def test_already_final_before_defer_does_not_defer(emulator: EmulatorHandle) -> 
     class SlowToLook(OosCreateExecutionOperator):
         """Looks only once the execution is over, as when a short run beats the first poll."""
 
-        def _announce(self, execution_id: str, context: Any) -> str:
-            url = super()._announce(execution_id, context)
+        def _push_execution_xcoms(self, execution_id: str, context: Any) -> str:
+            url = super()._push_execution_xcoms(execution_id, context)
             wait_for_state(emulator, execution_id, {"SUCCESS", "FAILED"})
             return url
 

@@ -36,7 +36,7 @@ import pytest
 
 from airflow_provider_oos.exceptions import OosApiError, OosExecutionFailedError
 from airflow_provider_oos.models import is_failed, is_final, is_successful
-from airflow_provider_oos.waiting import is_transient
+from airflow_provider_oos.transport import is_transient
 
 from .figures import record, record_row
 from .support import (

@@ -59,7 +59,7 @@ async def test_yields_exactly_one_success_event(emulator: EmulatorHandle) -> Non
     event = events[0]
     assert event["status"] == "success" and event["state"] == "SUCCESS"
     assert event["execution_id"] == execution_id and execution_id in event["console_url"]
-    assert event["execution"]["tasks"][0]["outputContext"]["A"] == "1"
+    assert event["summary"]["tasks"]["work"]["outputs"]["A"] == "1"
 
 
 async def test_deadline_already_passed_reports_timeout_after_one_look(emulator: EmulatorHandle) -> None:
