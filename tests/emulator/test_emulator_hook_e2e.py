@@ -220,3 +220,74 @@ async def test_async_hook_polls_the_emulator(
         await asyncio.sleep(0.01)
     assert states[-1] == "SUCCESS", states
     assert execution.tasks[0].state == "SUCCESS"
+
+
+LOOPED = {
+    "name": "looped",
+    "linear": True,
+    "operators": [
+        {
+            "name": "stop",
+            "operator": "BCE::BCC::StopInstance",
+            "loops": [{"instanceId": "i-a"}, {"instanceId": "i-ghost"}],
+        },
+        {"name": "after", "operator": "BCE::Agent::ExecuteShell", "properties": {"content": "true"}},
+    ],
+}
+
+
+@pytest.mark.parametrize("base_path", ["/api/logic/oos", ""], ids=["seed-style", "openapi-style"])
+def test_hook_and_emulator_agree_on_the_openapi_calls_in_both_path_styles(
+    monkeypatch: pytest.MonkeyPatch, oos_emulator: EmulatorHandle, base_path: str
+) -> None:
+    oos_emulator.seed_instances(["i-a", "i-b"])
+    use_connection(monkeypatch, "oos_style", oos_emulator.conn_json, base_path=base_path, **FAST_RETRIES)
+    hook = OosHook("oos_style")
+    execution_id = hook.create_execution(
+        LOOPED, tags={"airflow-dag": "looped", "team": "ops"}, parallelism=2, manually=False
+    )
+    final = wait(hook, execution_id)
+    assert final.is_failed and final.parallelism == 2 and final.manually is False
+    assert {"airflow-dag": "looped", "team": "ops"}.items() <= final.tag_map().items()
+    assert all(task.log is None for task in final.all_tasks())  # polled without withLog
+    logged = hook.get_execution(execution_id, with_log=True)
+    assert all(task.log is not None for task in logged.all_tasks()) and logged.tasks[0].log
+    assert all(isinstance(entry.timestamp, str) for task in logged.all_tasks() for entry in task.log or [])
+    stop = logged.tasks[0]
+    first_failed = logged.failed_task()
+    assert first_failed is not None and first_failed.id == stop.id  # the step, then its iteration
+    failed = next(child for child in stop.children or [] if child.state == "FAILED")
+    assert failed.loop_index == 1 and failed.error_code == "Instance.NotFound"
+    assert stop.error_code == "Instance.NotFound" and "loop iteration 1 on i-ghost" in (stop.reason or "")
+    assert [child.loop_index for child in stop.children or []] == [0, 1]
+
+    page = hook.list_executions(template_name="looped", state="FAILED", page_size=10)
+    assert [e.id for e in page.executions] == [execution_id] and page.total_count == 1
+    assert page.executions[0].tag_map()["team"] == "ops"
+    assert [e.id for e in hook.iter_executions(template_name="looped", page_size=1)] == [execution_id]
+    task = hook.get_task(execution_id, stop.id or "")
+    assert task.id == stop.id and [c.loop_index for c in task.children or []] == [0, 1]
+    assert not hook.get_task(execution_id, stop.id or "", ignore_children=True).children
+    children = hook.list_task_children(execution_id, stop.id or "", states=["FAILED"], page_size=10)
+    assert [c.loop_index for c in children.tasks] == [1] and children.total_count == 1
+
+
+async def test_async_hook_lists_executions_and_children(
+    monkeypatch: pytest.MonkeyPatch, oos_emulator: EmulatorHandle
+) -> None:
+    oos_emulator.seed_instances(["i-a"])
+    use_connection(monkeypatch, "oos_async_list", oos_emulator.conn_json, base_path="", **FAST_RETRIES)
+    execution_id = OosHook("oos_async_list").create_execution(LOOPED)
+    async_hook = OosAsyncHook("oos_async_list")
+    page = await async_hook.list_executions(template_name="looped", page_no=1, page_size=10)
+    assert [e.id for e in page.executions] == [execution_id]
+    import asyncio
+
+    for _ in range(1000):
+        execution = await async_hook.get_execution(execution_id)
+        if execution.is_final:
+            break
+        await asyncio.sleep(0.01)
+    stop_id = execution.tasks[0].id or ""
+    children = await async_hook.list_task_children(execution_id, stop_id, page_size=10)
+    assert [c.loop_index for c in children.tasks] == [0, 1] and children.total_count == 2
