@@ -28,8 +28,16 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
     },
     "scheme": {
         "label": "Scheme",
-        "description": "https (default) or http, when the Endpoint is a bare host name.",
-        "schema": {"type": ["string", "null"], "enum": ["https", "http", None], "default": "https"},
+        "description": "https (default) or http; used only when the Endpoint is a bare host name "
+        "(a full URL such as http://127.0.0.1:8765 keeps its own scheme).",
+        # No None in the enum: the UI would offer it as a literal "null" choice.
+        "schema": {"type": ["string", "null"], "enum": ["https", "http"], "default": "https"},
+    },
+    "base_path": {
+        "label": "API Base Path",
+        "description": 'Path before every OOS call: /api/logic/oos (default, the older SDKs\' style) or "" '
+        "(empty, the OpenAPI style: /v2/...). Test Connection names the one your endpoint answers.",
+        "schema": {"type": ["string", "null"], "default": "/api/logic/oos"},
     },
     "session_token": {
         "label": "STS Session Token",
@@ -64,12 +72,15 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
 }
 
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
-    "hidden-fields": ["schema", "port"],
+    # The port stays visible: Airflow's Test button (3.1 and 3.3) posts a stored connection's
+    # port as a number, 0 when none is set, and the test then fails; with a port set it works.
+    "hidden-fields": ["schema"],
     "relabeling": {"login": "Access Key ID", "password": "Secret Access Key", "host": "Endpoint"},
     "placeholders": {
         "host": "oos.bj.baidubce.com or http://127.0.0.1:8765 (empty: oos.{region}.baidubce.com)",
         "login": "AK",
         "password": "SK",
+        "port": "443 (8765 for the local emulator); needed by the Test button",
         "region": "bj",
         "console_url": DEFAULT_CONSOLE_URL,
     },

@@ -81,7 +81,7 @@ with DAG(
     params={
         "release": Param("1.4.2", type="string", description="Release version to build."),
         "instance_ids": Param(
-            ["i-maint-1"],
+            ["i-pipe-1"],
             type="array",
             items={"type": "string", "pattern": "^i-"},
             minItems=1,

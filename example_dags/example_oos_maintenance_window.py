@@ -84,9 +84,11 @@ with DAG(
             minItems=1,
             description="BCC instance ids to stop, maintain and start again.",
         ),
+        # format="multiline": the trigger form edits the script in a text area, keeping its lines.
         "maintenance_script": Param(
             "#!/bin/bash\nset -euo pipefail\necho 'maintenance window: rotate logs, clean caches'\n",
             type="string",
+            format="multiline",
             description="Shell script of the maintenance step (BCE::Agent::ExecuteShell).",
         ),
     },
@@ -101,7 +103,9 @@ with DAG(
         task_id="maintenance_window",
         oos_conn_id="oos_default",
         template=build_template(instance_refs()),
-        description="Maintenance window {{ ds }}",
+        # run_id, not ds: a run triggered without a logical date (the REST API's default in
+        # Airflow 3) has no ds, and the template would fail before any API call.
+        description="Maintenance window {{ run_id }}",
         tags={"purpose": "maintenance-window"},
         deferrable=True,
         poll_interval=POLL_SECONDS,

@@ -70,7 +70,7 @@ with DAG(
     tags=["oos", "example", "mapping"],
     params={
         "instance_ids": Param(
-            ["i-maint-1", "i-maint-2", "i-batch-3", "i-batch-4", "i-batch-5"],
+            ["i-batch-1", "i-batch-2", "i-batch-3", "i-batch-4", "i-batch-5"],
             type="array",
             items={"type": "string", "pattern": "^i-"},
             minItems=1,

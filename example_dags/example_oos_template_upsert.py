@@ -46,7 +46,7 @@ with DAG(
     tags=["oos", "example", "templates"],
     params={
         "instance_ids": Param(
-            ["i-maint-1", "i-maint-2"],
+            ["i-diag-1", "i-diag-2"],
             type="array",
             items={"type": "string", "pattern": "^i-"},
             minItems=1,
@@ -74,7 +74,7 @@ with DAG(
         oos_conn_id="oos_default",
         template_name=TEMPLATE_NAME,
         properties={"instances": instance_refs()},
-        description="Diagnostics {{ ds }}",
+        description="Diagnostics {{ run_id }}",  # not ds: runs may have no logical date
         poll_interval=POLL_SECONDS,
         timeout=30 * 60,
     )

@@ -14,13 +14,17 @@ from typing import Any
 import pytest
 
 from airflow_provider_oos.emulator.process import DEFAULT_TEST_TIME_SCALE, EmulatorHandle, start_emulator
-from tests.support.dag_runner import EXAMPLE_DAGS, DagTestProcess, DagTestRun, OosApi
+from scripts.deploy.config import ALL_INSTANCES, EXAMPLE_INSTANCES
+from tests.support.dag_runner import EXAMPLE_DAGS, REPO, DagTestProcess, DagTestRun, OosApi
 
 # The DAG runs share one module fixture that may wait minutes on a busy machine.
 pytestmark = pytest.mark.timeout(600)
 
-MAINTENANCE_IDS = ["i-maint-1", "i-maint-2"]
-BATCH_IDS = ["i-maint-1", "i-maint-2", "i-batch-3", "i-batch-4", "i-batch-5"]
+# Each example's own fake instances (its Param defaults), seeded by `make airflow` and the README.
+MAINTENANCE_IDS = EXAMPLE_INSTANCES["example_oos_maintenance_window"]
+PIPELINE_IDS = EXAMPLE_INSTANCES["example_oos_chained_pipeline"]
+BATCH_IDS = EXAMPLE_INSTANCES["example_oos_mapped_batches"]
+DIAGNOSTICS_IDS = EXAMPLE_INSTANCES["example_oos_template_upsert"]
 
 # What the README promises about each example: its tags and the Params a user edits.
 EXPECTED: dict[str, dict[str, Any]] = {
@@ -77,6 +81,72 @@ def test_example_dag_is_documented_and_editable(dag_bag: Any, dag_id: str) -> No
     assert conn_ids == {"oos_default"}
 
 
+def test_each_example_has_its_own_instances_and_every_emulator_command_seeds_them(dag_bag: Any) -> None:
+    """Examples run side by side never stop each other's instances, and none names a missing one."""
+    defaults = {dag_id: dag_bag.dags[dag_id].params["instance_ids"] for dag_id in EXPECTED}
+    assert defaults == EXAMPLE_INSTANCES
+    assert len(set(ALL_INSTANCES)) == len(ALL_INSTANCES), "two examples share an instance"
+    readme = (REPO / "README.md").read_text()
+    examples_section = readme.split("## Example DAGs", 1)[1].split("\n## ", 1)[0]
+    commands = [line for line in examples_section.splitlines() if line.lstrip().startswith("oos-emulator ")]
+    assert commands, "the README gives no emulator command"
+    for command in commands:
+        seeded = command.split("--instances ", 1)[1].split()[0].split(",")
+        assert set(seeded) >= set(ALL_INSTANCES), f"README command does not seed every example: {command}"
+
+
+# Context keys an Airflow 3 run has only when it has a logical date (a REST-triggered run has none).
+LOGICAL_DATE_ONLY = {
+    "ds",
+    "ds_nodash",
+    "ts",
+    "ts_nodash",
+    "ts_nodash_with_tz",
+    "logical_date",
+    "data_interval_start",
+    "data_interval_end",
+    "prev_data_interval_start_success",
+    "prev_data_interval_end_success",
+}
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)
+
+
+@pytest.mark.parametrize("dag_id", sorted(EXPECTED))
+def test_example_templates_render_without_a_logical_date(dag_bag: Any, dag_id: str) -> None:
+    """`{{ ds }}` fails a run triggered with no logical date before any API call (issue 11, item 3)."""
+    import jinja2.meta
+
+    env = jinja2.Environment()
+    for task in dag_bag.dags[dag_id].tasks:
+        fields = getattr(task, "partial_kwargs", {}) | {
+            f: getattr(task, f, None) for f in task.template_fields
+        }
+        for name, value in fields.items():
+            for text in _strings(value):
+                if text.endswith(".json") and (EXAMPLE_DAGS / text).is_file():
+                    text = (EXAMPLE_DAGS / text).read_text()  # a template file: its content is rendered
+                used = jinja2.meta.find_undeclared_variables(env.parse(text)) & LOGICAL_DATE_ONLY
+                assert not used, f"{dag_id}.{task.task_id}.{name} uses {sorted(used)}: use run_id"
+
+
+def test_maintenance_script_is_a_multiline_param(dag_bag: Any) -> None:
+    """A one-line input joins the script's lines in the trigger form (issue 11, item 4)."""
+    param = dag_bag.dags["example_oos_maintenance_window"].params.get_param("maintenance_script")
+    assert param.schema["type"] == "string"
+    assert param.schema["format"] == "multiline"
+    assert "\n" in param.value
+
+
 def test_examples_wait_the_way_their_docs_say(dag_bag: Any) -> None:
     assert dag_bag.dags["example_oos_maintenance_window"].get_task("maintenance_window").deferrable is True
     pipeline = dag_bag.dags["example_oos_chained_pipeline"]
@@ -103,9 +173,9 @@ PLANS = {
     # Slow enough (~0.5 s a step) that the execution is still running when the operator checks it
     # right after creating it, so the run really defers to the (in-process) triggerer.
     "example_oos_maintenance_window": Planned(MAINTENANCE_IDS, time_scale=0.5),
-    "example_oos_chained_pipeline": Planned(MAINTENANCE_IDS, conf={"release": RELEASE}),
+    "example_oos_chained_pipeline": Planned(PIPELINE_IDS, conf={"release": RELEASE}),
     "example_oos_mapped_batches": Planned(BATCH_IDS, conf={"batch_size": 2}),
-    "example_oos_template_upsert": Planned(MAINTENANCE_IDS, conf={"delete_template": True}),
+    "example_oos_template_upsert": Planned(DIAGNOSTICS_IDS, conf={"delete_template": True}),
 }
 
 
@@ -212,8 +282,8 @@ def test_template_upsert_runs_by_name_then_deletes(
     assert execution["state"] == "SUCCESS"
     detail = _api(emulator).execution(execution["id"])
     # The stored template's {"Ref": "instances"} was filled from the execution properties.
-    assert (detail.properties or {})["instances"] == [{"instanceId": i} for i in MAINTENANCE_IDS]
+    assert (detail.properties or {})["instances"] == [{"instanceId": i} for i in DIAGNOSTICS_IDS]
     outputs = detail.tasks[0].output_context or {}
-    assert f"on {', '.join(MAINTENANCE_IDS)}" in outputs["stdout"]
+    assert f"on {', '.join(DIAGNOSTICS_IDS)}" in outputs["stdout"]
     assert outputs["COLLECTED"] == "uptime,disk,memory"
     assert not _api(emulator).template_exists(name), "delete_template=true should remove the template"

@@ -49,7 +49,11 @@ def test_provider_info_content() -> None:
         "password": "Secret Access Key",
         "host": "Endpoint",
     }
-    assert set(conn["ui-field-behaviour"]["hidden-fields"]) == {"schema", "port"}
+    assert set(conn["ui-field-behaviour"]["hidden-fields"]) == {"schema"}
+    # Issue 11: the Test button posts a stored connection's port (0 when unset) and the test then
+    # fails, so users must be able to set the port; and no literal "null" Scheme choice.
+    assert "port" in conn["ui-field-behaviour"]["placeholders"]
+    assert conn["conn-fields"]["scheme"]["schema"]["enum"] == ["https", "http"]
     assert info["extra-links"] == ["airflow_provider_oos.links.oos.OosExecutionLink"]
     # Every module named in the metadata exists and imports.
     import importlib

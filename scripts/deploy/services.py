@@ -25,7 +25,6 @@ from scripts.deploy.config import (
     EXAMPLE_POLL_SECONDS,
     LOG_DIR,
     PASSWORD,
-    REPO,
     SECRET_KEY,
     USERNAME,
     VENV_BIN,
@@ -63,7 +62,7 @@ def spawn(name: str, command: list[str], env: dict[str, str]) -> int:
         process = subprocess.Popen(
             command,
             env=env,
-            cwd=REPO,
+            cwd=AIRFLOW_HOME,  # not the repo: `-m` would put its (moving) tree first on sys.path
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -116,7 +115,7 @@ def run_airflow(state: State, args: list[str], log_name: str, timeout: float = 6
         code = subprocess.run(
             [str(VENV_BIN / "airflow"), *args],
             env=airflow_env(state),
-            cwd=REPO,
+            cwd=AIRFLOW_HOME,  # not the repo: `-m` would put its (moving) tree first on sys.path
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
