@@ -66,8 +66,14 @@ def _instance_of(task: Task) -> str | None:
     return None
 
 
-def _log_tail(task: Task) -> list[str]:
-    return [entry.msg for entry in task.log or () if entry.msg][-LOG_TAIL_LINES:]
+def _log_lines(task: Task, whose: str) -> list[str]:
+    """The task's last log lines, indented under a heading; none when OOS sent no log."""
+    tail = [entry.msg for entry in task.log or () if entry.msg][-LOG_TAIL_LINES:]
+    if not tail:
+        return []
+    return [f"Last {len(tail)} log line(s) of the {whose}:"] + [
+        "    " + m.replace("\n", "\n      ") for m in tail
+    ]
 
 
 def _error_code(code: object) -> str:
@@ -89,8 +95,8 @@ def describe_failure(execution: Execution, console_url: str | None = None) -> st
             f"Failing step: {step.name!r} ({action}), state {step.state}{_error_code(step.error_code)}."
         )
         lines.append(f"Reason: {step.reason or 'not given by OOS'}")
+        lines.extend(_log_lines(step, "step"))
         child = _failing_child(step)
-        logged, whose = step, "step"
         if child is not None:
             instance = _instance_of(child)
             where = f"loopIndex {child.loop_index}" if child.loop_index is not None else f"task {child.id}"
@@ -100,12 +106,7 @@ def describe_failure(execution: Execution, console_url: str | None = None) -> st
             )
             if child.reason and child.reason != step.reason:
                 lines.append(f"Iteration reason: {child.reason}")
-            if child.log:
-                logged, whose = child, "iteration"
-        tail = _log_tail(logged)
-        if tail:
-            lines.append(f"Last {len(tail)} log line(s) of the {whose}:")
-            lines.extend("    " + line.replace("\n", "\n      ") for line in tail)
+            lines.extend(_log_lines(child, "iteration"))
     if console_url:
         lines.append(f"Console: {console_url}")
     return "\n".join(lines)
@@ -168,7 +169,7 @@ class ProgressTracker:
             seen = self._unknown_seen = self._unknown_seen or set()
             if str(state) not in seen:
                 seen.add(str(state))
-                text = f"OOS execution {name} reports state {state!r}, unknown to this provider; waiting on."
+                text = f"OOS execution {name}: state {state!r} is unknown to this provider; waiting on."
                 notes.append(Note(logging.WARNING, text))
         return tuple(notes)
 

@@ -23,11 +23,14 @@ from airflow_provider_oos.waiting import (
     ErrorTypes,
     Finish,
     Outcome,
+    Sleep,
     Stop,
+    StopReason,
     WaitingStateMachine,
     backoff_seconds,
     classify,
     describe_failure,
+    failure_with_log,
     log_notes,
     resolve_trigger_event,
     summarize,
@@ -223,3 +226,118 @@ def test_progress_reporter_logs_changes_only(caplog: pytest.LogCaptureFixture) -
     pause_warnings = [m for m in messages if "PAUSED" in m and "waits for a person" in m]
     assert len(pause_warnings) == 1 and URL in pause_warnings[0]
     assert len([m for m in messages if "unknown to this provider" in m]) == 1
+
+
+# ---- the state machine: errors, deadline, pauses, failures ---------------------------------------
+
+
+def machine(**kwargs: Any) -> WaitingStateMachine:
+    kwargs.setdefault("poll_interval", 1)
+    return WaitingStateMachine("d-1", URL, **kwargs)
+
+
+def test_transient_errors_back_off_then_give_up_after_five_in_a_row() -> None:
+    wait = machine()
+    error = OosApiError("bad gateway", status=502)
+    actions = [wait.next_action(error, 0.0) for _ in range(4)]
+    assert all(isinstance(a, Sleep) and a.execution is None for a in actions)
+    assert [a.seconds for a in actions if isinstance(a, Sleep)] == [1, 2, 4, 8]
+    assert all(a.notes[0].level == logging.WARNING and "bad gateway" in a.notes[0].message for a in actions)
+    last = wait.next_action(error, 0.0)
+    assert isinstance(last, Stop) and last.reason is StopReason.API_ERROR and last.error is error
+    assert "after 5 failed API call(s) in a row" in last.message and "d-1" in last.message
+    assert ErrorTypes().error_for(last) is error  # the worker re-raises the API's own error
+
+
+def test_a_good_read_resets_the_failure_count_and_permanent_errors_stop_at_once() -> None:
+    wait = machine()
+    for _ in range(4):
+        wait.next_action(OSError("reset"), 0.0)
+    assert isinstance(wait.next_action(execution("RUNNING"), 0.0), Sleep)
+    again = wait.next_action(OSError("reset"), 0.0)
+    assert isinstance(again, Sleep) and again.seconds == 1  # counting starts over
+    gone = wait.next_action(OosNotFoundError("no such execution", status=404), 0.0)
+    assert isinstance(gone, Stop) and gone.reason is StopReason.API_ERROR
+    assert "after 2 failed API call(s) in a row" in gone.message  # no waiting out a 404
+    assert wait.last_execution is not None and wait.last_execution.state == "RUNNING"
+
+
+def test_deadline_clamps_the_sleep_then_stops_with_the_last_state() -> None:
+    wait = machine(poll_interval=30, deadline=100.0, timeout=60)
+    first = wait.next_action(execution("RUNNING"), 90.0)
+    assert isinstance(first, Sleep) and first.seconds == 10  # never sleeps past the deadline
+    late = wait.next_action(execution("RUNNING"), 100.0)
+    assert isinstance(late, Stop) and late.reason is StopReason.TIMEOUT
+    assert "within 60 s" in late.message and "last known state: RUNNING" in late.message
+    error = ErrorTypes().error_for(late)
+    assert isinstance(error, OosExecutionTimeoutError) and error.execution.state == "RUNNING"
+    never = machine(deadline=5.0).next_action(OSError("refused"), 6.0)
+    assert isinstance(never, Stop) and "last known state: never fetched" in never.message
+    assert ErrorTypes().error_for(never).execution.id == "d-1"  # type: ignore[attr-defined]
+    done_late = machine(deadline=5.0).next_action(execution("SUCCESS"), 6.0)
+    assert isinstance(done_late, Finish)  # a final state read after the deadline still counts
+
+
+def test_each_pause_begins_once_and_fail_stops_on_it() -> None:
+    wait = machine()
+    paused = execution("PAUSED", step("approve", "RUNNING"))
+    first, second = wait.next_action(paused, 0.0), wait.next_action(paused, 0.0)
+    assert isinstance(first, Sleep) and first.paused and first.pause_began
+    assert any(URL in n.message and n.level == logging.WARNING for n in first.notes)
+    assert isinstance(second, Sleep) and second.paused and not second.pause_began
+    assert not any("waits for a person" in n.message for n in second.notes)
+    running = wait.next_action(execution("RUNNING", step("approve", "SUCCESS")), 0.0)
+    assert isinstance(running, Sleep) and not running.paused
+    again = wait.next_action(paused, 0.0)
+    assert isinstance(again, Sleep) and again.pause_began
+    stop = machine(on_paused="fail").next_action(paused, 0.0)
+    assert isinstance(stop, Stop) and stop.reason is StopReason.PAUSED and not stop.needs_log
+    assert not any("Still waiting" in n.message for n in stop.notes)
+
+
+def test_failure_is_described_again_from_the_read_with_logs() -> None:
+    polled = execution("FAILED", step("migrate", "FAILED", reason="exit code 3"))
+    stop = machine().next_action(polled, 0.0)
+    assert isinstance(stop, Stop) and stop.needs_log
+    assert "'migrate'" in stop.message and "log line" not in stop.message
+    assert any("1/1 tasks finished, 1 failed" in n.message for n in stop.notes)
+    logs = [{"msg": f"out {i}"} for i in range(7)]
+    detailed = execution("FAILED", step("migrate", "FAILED", reason="exit code 3", log=logs))
+    described = failure_with_log(stop, detailed, URL)
+    assert "out 6" in described.message and "out 1" not in described.message
+    assert described.execution is detailed
+    unreadable = failure_with_log(stop, OosApiError("read timed out"), URL)
+    assert unreadable.message.startswith(stop.message)
+    assert "log could not be read: read timed out" in unreadable.message
+    error = ErrorTypes().error_for(unreadable)
+    assert isinstance(error, OosExecutionFailedError) and error.execution is polled
+
+
+def test_error_types_pick_the_drivers_exceptions() -> None:
+    class Failed(OosExecutionFailedError):
+        pass
+
+    stop = Stop(StopReason.FAILED, "boom", "d-1")
+    assert type(ErrorTypes(failed=Failed).error_for(stop)) is Failed
+    assert type(ErrorTypes().error_for(Stop(StopReason.API_ERROR, "broken", "d-1"))) is OosApiError
+
+
+def test_small_trigger_events_resolve_without_any_execution_json() -> None:
+    summary = summarize(execution("SUCCESS", step("a", "SUCCESS")), URL)
+    event = {
+        "status": "success",
+        "execution_id": "d-1",
+        "state": "SUCCESS",
+        "console_url": URL,
+        "summary": summary,
+    }
+    assert resolve_trigger_event(event, timeout=None) == summary
+    failed = {**event, "status": "failed", "state": "FAILED", "summary": None, "message": "the full story"}
+    with pytest.raises(OosExecutionFailedError) as caught:
+        resolve_trigger_event(failed, timeout=None)
+    assert str(caught.value) == "the full story"  # described by the trigger, from its withLog read
+    assert (caught.value.execution.id, caught.value.execution.state) == ("d-1", "FAILED")
+    with pytest.raises(OosExecutionTimeoutError, match="within 30 s; last known state: RUNNING"):
+        resolve_trigger_event({**event, "status": "timeout", "state": "RUNNING", "summary": None}, timeout=30)
+    with pytest.raises(OosApiError, match="no usable event"):
+        resolve_trigger_event({"status": "success", "execution_id": "d-1"}, timeout=None)
