@@ -32,6 +32,7 @@ COMPONENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("uuid/urllib.parse/typing (stdlib)", ("/uuid.py", "/urllib/", "/typing.py", "_collections_abc")),
     ("airflow", ("/airflow/",)),
     ("benchmark harness", ("/benchmarks/",)),
+    ("imports (once per process)", ("<frozen importlib", "<frozen zipimport")),
 )
 SYSTEM = "socket/select syscalls"
 OTHER = "other"
@@ -94,7 +95,11 @@ def cpu_profile(call: Callable[[], object], seconds: float) -> dict[str, Any]:
 
 def summarize(profile: cProfile.Profile, units: int) -> dict[str, Any]:
     """{"units", "total_ms_per_unit", "components": [[name, ms per unit, share], ...]} (largest first)."""
-    totals = group_stats(pstats.Stats(profile))
+    return rank(group_stats(pstats.Stats(profile)), units)
+
+
+def rank(totals: dict[str, float], units: int) -> dict[str, Any]:
+    """`summarize` for self seconds per component already grouped (e.g. sent by a child process)."""
     total = sum(totals.values()) or 1e-12
     units = max(units, 1)
     ranked = sorted(totals.items(), key=lambda item: item[1], reverse=True)
@@ -119,12 +124,17 @@ def describe(profile: dict[str, Any], unit: str, top: int = 8) -> str:
     )
 
 
-def memory_by_component(before: Any, after: Any, units: int) -> dict[str, Any]:
-    """Bytes per unit by component from two tracemalloc snapshots (allocation site = innermost frame)."""
+def memory_by_component(before: Any, after: Any) -> dict[str, int]:
+    """Bytes by component between two tracemalloc snapshots (allocation site = innermost frame)."""
     totals: dict[str, int] = {}
     for stat in after.compare_to(before, "filename"):
         key = component_of(stat.traceback[0].filename)
         totals[key] = totals.get(key, 0) + stat.size_diff
+    return totals
+
+
+def rank_memory(totals: dict[str, int], units: int) -> dict[str, Any]:
+    """{"units", "total_bytes_per_unit", "components": [[name, bytes per unit], ...]} (largest first)."""
     units = max(units, 1)
     ranked = sorted(totals.items(), key=lambda item: item[1], reverse=True)
     total = sum(totals.values())
@@ -141,3 +151,14 @@ def describe_memory(memory: dict[str, Any], unit: str, top: int = 8) -> str:
         f"tracemalloc, live Python allocations per {unit} by allocating component "
         f"({memory['total_bytes_per_unit'] / 1024:.1f} KB traced): {'; '.join(parts)}"
     )
+
+
+def memory_top_lines(before: Any, after: Any, units: int, top: int = 8) -> list[list[Any]]:
+    """The allocating lines that grew most: [["dir/file.py:line", bytes per unit], ...]."""
+    units = max(units, 1)
+    lines = []
+    for stat in after.compare_to(before, "lineno")[:top]:
+        frame = stat.traceback[0]
+        short = "/".join(frame.filename.split("/")[-2:])
+        lines.append([f"{short}:{frame.lineno}", stat.size_diff / units])
+    return lines

@@ -55,6 +55,9 @@ def test_hook_throughput_smoke() -> None:
         assert client["calls"] > 0
         assert _finite_positive(client["rps"]) and _finite_positive(client["cpu_ms_per_call"])
     assert _finite_positive(section.data["ratio"])
+    # The profile shown in the report names where the hook's CPU goes.
+    components = {name: ms for name, ms, _ in section.data["profile"]["components"]}
+    assert components.get("requests", 0) > 0 and components.get("provider: hooks/transport/models", 0) > 0
 
 
 def test_emulator_throughput_smoke() -> None:
@@ -105,6 +108,11 @@ def test_waiting_smoke() -> None:
     # The naive trigger opens a connection per poll; the pooled one reuses its pool.
     assert summaries["naive"]["connections_opened"] >= summaries["naive"]["polls"]
     assert summaries["pooled"]["connections_opened"] <= summaries["pooled"]["count"]
+    # The profiles shown next to a missed target (always taken in smoke runs) are filled in.
+    profiles = section.data["profiles"]
+    assert profiles["memory_active_waits"] > 0 and profiles["memory"]["total_bytes_per_unit"] > 0
+    cpu = {name: ms for name, ms, _ in profiles["cpu"]["components"]}
+    assert cpu.get("aiohttp/yarl/multidict", 0) > 0 and cpu.get("provider: signing (auth.py)", 0) > 0
 
 
 def test_report_renders_targets_machine_and_misses() -> None:
