@@ -172,7 +172,12 @@ class NaiveTrigger:
             else:
                 if is_final(execution.state):
                     status = "success" if is_successful(execution.state) else "failed"
-                    yield {"status": status, "execution": execution.to_api()}
+                    # The trigger's event shape: the state and the finish time, not the whole execution.
+                    yield {
+                        "status": status,
+                        "state": execution.state,
+                        "finished_timestamp": execution.finished_timestamp,
+                    }
                     return
             await asyncio.sleep(self.poll_interval)
 
@@ -222,8 +227,7 @@ async def _wait_all(ids_path: Path, variant: str, poll_interval: float, profile:
         async for event in generator:
             received = time.time()
             payload = getattr(event, "payload", event)
-            execution = payload.get("execution") or {}
-            events.append([execution_id, payload.get("status"), received, execution.get("finishedTimestamp")])
+            events.append([execution_id, payload.get("status"), received, payload.get("finished_timestamp")])
             break
         active -= 1
         await generator.aclose()  # type: ignore[attr-defined]
