@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -139,7 +140,7 @@ def fetch_execution(emulator_url: str, execution_id: str) -> dict[str, Any]:
     """GET the execution through the (signed) OOS API, as any client would."""
     response = requests.get(
         f"{emulator_url}/api/logic/oos/v2/execution",
-        params={"id": execution_id},
+        params={"id": execution_id, "withLog": "true"},  # task logs only when asked
         auth=BceAuth(BceCredentials(ACCESS_KEY, SECRET_KEY)),
         timeout=10,
     )
@@ -158,9 +159,16 @@ def list_executions(emulator_url: str) -> list[dict[str, Any]]:
 
 def step_seconds(task: dict[str, Any]) -> str:
     """How long a step ran: from its first log line (it started) to its finish."""
-    stamps = [entry["timestamp"] for entry in task.get("log") or [] if entry.get("timestamp")]
+    stamps = [epoch_ms(entry["timestamp"]) for entry in task.get("log") or [] if entry.get("timestamp")]
     # A step that never started (e.g. UPSTREAM_FAILED) has no log and no duration.
     return seconds_between(min(stamps, default=None), task.get("finishedTimestamp"))
+
+
+def epoch_ms(stamp: str | int) -> int:
+    """A log timestamp (a string, ISO 8601 on the emulator; older answers used epoch ms) in ms."""
+    if isinstance(stamp, str) and not stamp.isdigit():
+        return int(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() * 1000)
+    return int(stamp)
 
 
 def seconds_between(start_ms: int | None, end_ms: int | None) -> str:
@@ -177,7 +185,10 @@ def print_summary(emulator_url: str) -> bool:
         return False
     for execution in executions:
         took = seconds_between(execution.get("createdTimestamp"), execution.get("finishedTimestamp"))
-        tags = ", ".join(f"{tag['key']}={tag.get('value')}" for tag in execution.get("tags") or [])
+        tags = ", ".join(
+            f"{tag.get('tagKey', tag.get('key'))}={tag.get('tagValue', tag.get('value'))}"
+            for tag in execution.get("tags") or []
+        )
         print(f"\n  execution {execution['id']}: {execution.get('state')} in {took}")
         print(f"  tags: {tags or '-'}")
         for task in execution.get("tasks") or []:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import time
 from collections.abc import Callable
 from types import ModuleType
@@ -63,6 +64,7 @@ def test_summary_shows_each_execution_and_step(
     out = capsys.readouterr().out
     assert f"execution {execution_id}: SUCCESS" in out
     assert "stop " in out and "BCE::BCC::StopInstance" in out and "start " in out
+    assert re.search(r"StopInstance\s+SUCCESS\s+\d+\.\ds", out), out  # each step's duration, from its log
     assert demo.SECRET_KEY not in out
 
 
