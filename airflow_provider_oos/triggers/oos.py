@@ -1,7 +1,7 @@
 """Deferrable waiting: the triggerer polls an OOS execution until it is final, then fires one event.
 
 Nothing here blocks the triggerer's event loop: this module imports only the light waiting rules,
-and the hook (with the HTTP stack, about 0.4 s to import) is imported once in a worker thread.
+and the hook with aiohttp (about 0.4 s to import) is imported once, in a worker thread.
 """
 
 from __future__ import annotations
@@ -33,11 +33,17 @@ _HOOK_MODULE = "airflow_provider_oos.hooks.oos"
 _loaded_hook_class: list[type[OosAsyncHook]] = []  # filled by the first trigger that runs
 
 
+def _import_async_hook() -> type[OosAsyncHook]:
+    """Runs in a worker thread: the hook module and aiohttp, which the hook imports on first use."""
+    importlib.import_module("aiohttp")
+    hook_class: type[OosAsyncHook] = importlib.import_module(_HOOK_MODULE).OosAsyncHook
+    return hook_class
+
+
 async def _async_hook_class() -> type[OosAsyncHook]:
     """`OosAsyncHook`, imported off the event loop the first time (later triggers find it here)."""
     if not _loaded_hook_class:
-        module = await asyncio.to_thread(importlib.import_module, _HOOK_MODULE)
-        _loaded_hook_class[:] = [module.OosAsyncHook]
+        _loaded_hook_class[:] = [await asyncio.to_thread(_import_async_hook)]
     return _loaded_hook_class[0]
 
 

@@ -155,6 +155,17 @@ def test_failure_in_worker_names_step_reason_and_log(emulator: EmulatorHandle) -
     assert failed.value.execution.id == execution_id
 
 
+def test_failed_run_progress_says_what_failed(
+    emulator: EmulatorHandle, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 11: "is FAILED" followed by "n/n tasks done" read like success."""
+    with pytest.raises(OosExecutionFailedError):
+        operator(template=FAILING).execute(task_context())
+    lines = [line for line in capsys.readouterr().out.splitlines() if " tasks " in line]
+    assert lines and ", 1 failed" in lines[-1], lines
+    assert "tasks finished" in lines[-1] and "tasks done" not in lines[-1]
+
+
 def test_failure_deferred(emulator: EmulatorHandle) -> None:
     context = task_context()
     with pytest.raises(TaskDeferred) as deferred:

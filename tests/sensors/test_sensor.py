@@ -8,13 +8,19 @@ from typing import Any
 import pytest
 
 from airflow_provider_oos.emulator.process import EmulatorHandle
-from airflow_provider_oos.exceptions import OosExecutionFailedError, OosExecutionPausedError
+from airflow_provider_oos.exceptions import (
+    OosApiError,
+    OosExecutionFailedError,
+    OosExecutionPausedError,
+    OosNotFoundError,
+)
 from airflow_provider_oos.sensors.oos import (
     OosExecutionSensor,
     OosSensorExecutionFailedError,
     OosSensorTimeoutError,
 )
 from airflow_provider_oos.triggers.oos import OosExecutionTrigger
+from tests.support.oos_server import Reply, ScriptedOosServer
 from tests.support.oos_task_helpers import (
     FAST_RETRY_EXTRAS,
     TaskDeferred,
@@ -142,3 +148,32 @@ def test_templated_execution_id_is_checked(emulator: EmulatorHandle) -> None:
         sensor("  ").execute(task_context())
     with pytest.raises(ValueError, match="on_paused"):
         sensor("d-1", on_paused="later")
+
+
+def test_transient_api_error_is_not_done_yet_a_permanent_one_fails(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The sensor drives the same state machine: a 503 (after the hook's own retries) means "look
+    again later", five in a row or a 404 end the wait with the API's error."""
+    done = {
+        "id": "d-1",
+        "state": "SUCCESS",
+        "tasks": [{"id": "t", "state": "SUCCESS", "operator": {"name": "a"}}],
+    }
+    busy = Reply.bce_error(503, "ServiceUnavailable", "busy")
+    with ScriptedOosServer() as server:
+        monkeypatch.setenv("AIRFLOW_CONN_OOS_DEFAULT", server.conn_json(max_retries=0))
+        server.script(
+            "GET", "/v2/execution", busy, Reply.ok(done), *[busy] * 5, Reply.bce_error(404, "NoSuchExecution")
+        )
+        context = task_context()
+        poking = sensor("d-1")
+        assert poking.poke(context).is_done is False
+        assert "Could not read OOS execution d-1" in capsys.readouterr().out
+        assert poking.poke(context).xcom_value["state"] == "SUCCESS"
+        stubborn = sensor("d-1")
+        assert [stubborn.poke(context).is_done for _ in range(4)] == [False] * 4
+        with pytest.raises(OosApiError, match="503"):
+            stubborn.poke(context)
+        with pytest.raises(OosNotFoundError):
+            sensor("d-1").poke(context)

@@ -10,6 +10,7 @@ import pytest
 
 from airflow_provider_oos.emulator.process import EmulatorHandle
 from airflow_provider_oos.triggers.oos import OosExecutionTrigger
+from tests.support.oos_server import Reply, ScriptedOosServer
 from tests.support.oos_task_helpers import FAST_RETRY_EXTRAS, connection_json, run_trigger, shell, template
 
 CLASSPATH = "airflow_provider_oos.triggers.oos.OosExecutionTrigger"
@@ -104,3 +105,68 @@ async def test_on_kill_says_execution_keeps_running(capsys: pytest.CaptureFixtur
     await trigger.on_kill()
     out = capsys.readouterr().out
     assert "no API to cancel" in out and "d-keep" in out and "keeps running" in out
+
+
+def scripted_failure(server: ScriptedOosServer, *with_log_reply: Reply) -> None:
+    running = {
+        "id": "d-1",
+        "state": "RUNNING",
+        "tasks": [{"id": "t", "state": "RUNNING", "operator": {"name": "migrate"}}],
+    }
+    failed = {
+        "id": "d-1",
+        "state": "FAILED",
+        "finishedTimestamp": 1764300000000,
+        "tasks": [{"id": "t", "state": "FAILED", "reason": "exit code 3", "operator": {"name": "migrate"}}],
+    }
+    server.script("GET", "/v2/execution", Reply.ok(running), Reply.ok(failed), *with_log_reply)
+
+
+async def test_failure_event_is_small_and_carries_the_log_tail(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Polls read no logs; the failure is read once with logs, and only its tail travels in the event."""
+    huge = [
+        {"timestamp": f"2026-11-28T03:00:{i % 60:02d}Z", "msg": f"line {i} " + "x" * 200} for i in range(300)
+    ]
+    with ScriptedOosServer() as server:
+        monkeypatch.setenv("AIRFLOW_CONN_OOS_DEFAULT", server.conn_json(max_retries=0))
+        failed_with_log = {
+            "id": "d-1",
+            "state": "FAILED",
+            "tasks": [
+                {
+                    "id": "t",
+                    "state": "FAILED",
+                    "reason": "exit code 3",
+                    "operator": {"name": "migrate"},
+                    "log": huge,
+                }
+            ],
+        }
+        scripted_failure(server, Reply.ok(failed_with_log))
+        events = await run_trigger(OosExecutionTrigger("d-1", poll_interval=0.01))
+        flags = [r.query.get("withLog", "false") for r in server.calls("GET", "/v2/execution")]
+    assert flags == ["false", "false", "true"]
+    (event,) = events
+    assert set(event) == {
+        "status",
+        "execution_id",
+        "state",
+        "message",
+        "console_url",
+        "finished_timestamp",
+        "summary",
+    }
+    assert (event["status"], event["state"], event["summary"]) == ("failed", "FAILED", None)
+    assert "'migrate'" in event["message"] and "exit code 3" in event["message"]
+    assert "line 299" in event["message"] and "line 294" not in event["message"]  # the tail only
+    assert len(json.dumps(event)) < 4096  # stored in the metadata DB: no execution, no full log
+
+
+async def test_failure_event_when_the_read_with_logs_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    with ScriptedOosServer() as server:
+        monkeypatch.setenv("AIRFLOW_CONN_OOS_DEFAULT", server.conn_json(max_retries=0))
+        scripted_failure(server, Reply(status=500, json={"code": "InternalError", "message": "oops"}))
+        (event,) = await run_trigger(OosExecutionTrigger("d-1", poll_interval=0.01))
+    assert event["status"] == "failed" and event["finished_timestamp"] == 1764300000000
+    assert "'migrate'" in event["message"] and "exit code 3" in event["message"]
+    assert "log could not be read" in event["message"]
