@@ -28,17 +28,31 @@ DEFAULT_RETRY_WAIT_MIN = 1.0
 DEFAULT_RETRY_WAIT_MAX = 30.0
 
 _REGION_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_BASE_PATH_RE = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
 _CONN_FIELDS = tuple(CONN_FIELDS)  # the accepted extras, described once in get_provider_info
 _UI_EXTRA_PREFIX = f"extra__{CONN_TYPE}__"  # how older Airflow UIs store custom form fields
 
 
 @dataclass(frozen=True)
 class OosConnectionConfig:
-    """A parsed, validated `baidu_oos` connection. Its repr never shows a secret."""
+    """A parsed, validated `baidu_oos` connection. Its repr never shows a secret.
 
-    endpoint: str  # scheme://host[:port], no API path
+    :param endpoint: `scheme://host[:port]`, no path.
+    :param region: the OOS region, e.g. `bj`.
+    :param credentials: AK, SK and the optional STS token.
+    :param base_path: the path before every operation's path: `/api/logic/oos` (the seed and the
+        older SDKs, default) or "" (the OpenAPI metadata's style).
+    :param console_url_template: the execution link, with `{execution_id}` and `{region}`.
+    :param timeout: seconds to connect, per read, and for a whole answer.
+    :param max_retries: retries of a call that is safe to resend.
+    :param retry_wait_min: first backoff wait, in seconds.
+    :param retry_wait_max: longest backoff wait, in seconds.
+    """
+
+    endpoint: str
     region: str
     credentials: BceCredentials
+    base_path: str = DEFAULT_BASE_PATH
     console_url_template: str = DEFAULT_CONSOLE_URL
     timeout: float = DEFAULT_TIMEOUT
     max_retries: int = DEFAULT_MAX_RETRIES
@@ -47,7 +61,7 @@ class OosConnectionConfig:
     api_url: str = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "api_url", self.endpoint.rstrip("/") + DEFAULT_BASE_PATH)
+        object.__setattr__(self, "api_url", self.endpoint.rstrip("/") + self.base_path)
 
     def console_url(self, execution_id: str) -> str:
         return self.console_url_template.format(execution_id=execution_id, region=self.region)
@@ -101,6 +115,7 @@ def parse_connection(conn: Any) -> OosConnectionConfig:
         endpoint=endpoint,
         region=region,
         credentials=BceCredentials(access_key, secret_key, _extra_str(extras, "session_token")),
+        base_path=_base_path(extras),
         console_url_template=console_url,
         timeout=timeout,
         max_retries=max_retries,
@@ -126,8 +141,10 @@ def _connection_extras(conn: Any) -> dict[str, Any]:
         raise ValueError('extra must be a JSON object, e.g. {"region": "bj"}')
     extras: dict[str, Any] = {}
     for key, value in parsed.items():
-        name = key[len(_UI_EXTRA_PREFIX) :] if key.startswith(_UI_EXTRA_PREFIX) else key
-        if value is None or value == "":  # the UI stores untouched form fields as empty
+        prefixed = key.startswith(_UI_EXTRA_PREFIX)
+        name = key[len(_UI_EXTRA_PREFIX) :] if prefixed else key
+        # Older UIs store untouched form fields as empty; an explicit "" base_path is a choice.
+        if value is None or (value == "" and (prefixed or name != "base_path")):
             continue
         extras[name] = value
     unknown = sorted(set(extras) - set(_CONN_FIELDS))
@@ -146,6 +163,22 @@ def _extra_str(extras: Mapping[str, Any], name: str) -> str | None:
     if not isinstance(value, str):
         raise ValueError(f"extra {name!r} must be a string, got {type(value).__name__}")
     return value.strip() or None
+
+
+def _base_path(extras: Mapping[str, Any]) -> str:
+    """The `base_path` extra: absent means the seed's `/api/logic/oos`; "" or "/" the OpenAPI style."""
+    value = extras.get("base_path")
+    if value is None:
+        return DEFAULT_BASE_PATH
+    if not isinstance(value, str):
+        raise ValueError(f"extra 'base_path' must be a string, got {type(value).__name__}")
+    path = value.strip().rstrip("/")
+    if path and not _BASE_PATH_RE.match(path):
+        raise ValueError(
+            f"extra 'base_path' {value!r} is not a URL path: use {DEFAULT_BASE_PATH!r} (the default) "
+            'or "" for the OpenAPI path style (no base path)'
+        )
+    return path
 
 
 def _extra_number(
@@ -169,7 +202,10 @@ def _extra_number(
 
 
 def _endpoint(host: str, port: Any, scheme: str | None, region: str) -> str:
-    """`scheme://host[:port]` from a bare host, a full URL, or (empty host) the region."""
+    """`scheme://host[:port]` from a bare host, a full URL, or (empty host) the region.
+
+    `scheme` (the extra) applies to a bare host only: a full URL keeps its own scheme.
+    """
     if not host:
         host = f"oos.{region}.baidubce.com"
     # Messages quote the host, but never credentials someone pasted into it (`user:secret@`).
@@ -181,16 +217,12 @@ def _endpoint(host: str, port: Any, scheme: str | None, region: str) -> str:
             raise ValueError(f"host {shown!r} must not carry credentials: put them in login and password")
         if parts.scheme.lower() not in ("http", "https"):
             raise ValueError(f"host {shown!r}: the URL scheme must be http or https")
-        if scheme is not None and scheme != parts.scheme.lower():
-            raise ValueError(
-                f"host {shown!r} says {parts.scheme}:// but extra 'scheme' says {scheme!r}: make them agree"
-            )
         if parts.path not in ("", "/") or parts.query or parts.fragment:
             raise ValueError(
                 f"host {shown!r} has a path or query: give only scheme://host[:port] "
-                f"(the API path {DEFAULT_BASE_PATH} is added by the hook)"
+                f"(set the API path with the extra base_path)"
             )
-        scheme = parts.scheme.lower()
+        scheme = parts.scheme.lower()  # a full URL's own scheme wins over the `scheme` extra
         try:
             url_port = parts.port
         except ValueError:

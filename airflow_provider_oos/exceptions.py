@@ -66,12 +66,42 @@ class OosConnectionError(OosApiError):
         super().__init__(message, request_id=request_id, method=method, path=path)
 
 
+class OosCreateOutcomeUnknownError(OosConnectionError):
+    """A create-execution got no usable answer (read timeout, dropped connection, 5xx) and its
+    execution was not found by its create token either: it may or may not exist.
+
+    :param create_token: the value of the `airflow-create-token` execution tag sent with the create;
+        look for it before starting the work again.
+    :param cause: the error the create got.
+    """
+
+    def __init__(self, message: str, *, create_token: str, cause: OosApiError) -> None:
+        self.create_token = create_token
+        self.cause = cause
+        self.request_sent = True
+        self.tls = False
+        OosApiError.__init__(
+            self,
+            message,
+            status=cause.status,
+            code=cause.code,
+            request_id=cause.request_id,
+            method=cause.method,
+            path=cause.path,
+        )
+
+
 class OosAuthError(OosApiError):
     """Bad key, bad signature, expired request or access denied."""
 
 
 class OosNotFoundError(OosApiError):
     """The execution or template does not exist."""
+
+
+class OosCallNotAvailableError(OosNotFoundError):
+    """The endpoint does not offer this call (HTTP 404 from a call published only in the OpenAPI
+    path style): says nothing about the work itself."""
 
 
 class OosThrottledError(OosApiError):

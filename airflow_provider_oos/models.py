@@ -1,24 +1,129 @@
-"""pydantic v2 models of the OOS API, with camelCase aliases; unknown fields are kept.
+"""pydantic v2 models of the OOS API, with camelCase aliases: a tolerant reader.
 
 Parse with `Model.model_validate(json_dict)`; send with `to_api()` (by alias, only the fields
 that were set), so a round trip gives back the JSON the service sent.
+
+Reading is strict only where the provider decides something: ids, states, step names, reasons,
+outputs and children (the `_DECIDED` fields of each model). Any other field that does not fit its
+type is read as None and kept as raw JSON, so `to_api()` still gives it back: a field the provider
+does not need never makes an answer unreadable. Unknown fields are kept too.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from enum import Enum
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
+from typing_extensions import Self
+
+M = TypeVar("M", bound="OosModel")
 
 
 class OosModel(BaseModel):
+    """Base of every OOS model: camelCase aliases, unknown fields kept, tolerant of what it does not need.
+
+    Models of answers read tolerantly by default. A model a user writes (a template, a tag) sets
+    `_STRICT = True` and is strict, except inside an answer: `read_answer` validates with the
+    context `{"lenient": True}`, which reaches every nested model.
+    """
+
     model_config = ConfigDict(alias_generator=to_camel, validate_by_name=True, extra="allow")
+
+    _DECIDED: ClassVar[frozenset[str]] = frozenset()  # field names that must read as typed
+    _STRICT: ClassVar[bool] = False
+    # Published names read into another field (sent name -> our alias), written back as sent.
+    _RENAMES: ClassVar[dict[str, str]] = {}
+    _unread: dict[str, Any] | None = PrivateAttr(default=None)  # sent key -> raw JSON that did not fit
+    _renamed: tuple[str, ...] = PrivateAttr(default=())  # the sent names of _RENAMES used
+
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any) -> Self:  # type: ignore[override]
+        if not cls._STRICT:
+            kwargs.setdefault("context", {"lenient": True})
+        return super().model_validate(obj, **kwargs)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _read_tolerantly(cls, data: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
+        renamed: tuple[str, ...] = ()
+        if cls._RENAMES and isinstance(data, Mapping):
+            renamed = tuple(k for k, ours in cls._RENAMES.items() if k in data and ours not in data)
+            if renamed:
+                data = {cls._RENAMES.get(k, k) if k in renamed else k: v for k, v in data.items()}
+        try:
+            model = handler(data)
+        except ValidationError as exc:
+            lenient = bool(info.context and info.context.get("lenient"))
+            if not isinstance(data, Mapping) or (cls._STRICT and not lenient):
+                raise
+            unread = cls._unreadable_keys(exc)
+            if unread is None:
+                raise
+            model = handler({key: value for key, value in data.items() if key not in unread})
+            model._unread = {key: data[key] for key in unread}
+        if renamed:
+            model._renamed = renamed
+        return model
+
+    @classmethod
+    def _unreadable_keys(cls, exc: ValidationError) -> set[str] | None:
+        """The keys (as sent) of the non-decided fields that failed; None if a decided one failed."""
+        keys: set[str] = set()
+        for error in exc.errors(include_url=False):
+            loc = error.get("loc") or ()
+            key = loc[0] if loc else None
+            name = cls._field_name(key)
+            if not isinstance(key, str) or name is None or name in cls._DECIDED:
+                return None
+            keys.add(key)
+        return keys
+
+    @classmethod
+    def _field_name(cls, key: Any) -> str | None:
+        for name, field_info in cls.model_fields.items():
+            if key in (name, field_info.alias):
+                return name
+        return None
+
+    @model_serializer(mode="wrap")
+    def _write_as_read(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
+        data = handler(self)
+        if not isinstance(data, dict) or not (self._unread or self._renamed):
+            return data
+        for key, value in (self._unread or {}).items():
+            name = self._field_name(key) or key
+            alias = self.model_fields[name].alias if name in self.model_fields else None
+            data[(alias or name) if info.by_alias else name] = value
+        if info.by_alias and self._renamed:
+            back = {self._RENAMES[sent]: sent for sent in self._renamed}
+            data = {back.get(key, key): value for key, value in data.items()}
+        return data
 
     def to_api(self) -> dict[str, Any]:
         """JSON-ready dict by alias, without fields that were never set."""
         return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+
+def read_answer(model: type[M], data: Any) -> M:
+    """Validate an answer of the service, tolerantly (see the module docstring)."""
+    return model.model_validate(data, context={"lenient": True})
 
 
 class ExecutionState(str, Enum):
@@ -33,16 +138,6 @@ class ExecutionState(str, Enum):
     ROLLBACK_FAILED = "ROLLBACK_FAILED"
 
 
-class TaskState(str, Enum):
-    PENDING = "PENDING"
-    RUNNING = "RUNNING"
-    SUCCESS = "SUCCESS"
-    FAILED = "FAILED"
-    UP_FOR_RETRY = "UP_FOR_RETRY"
-    UPSTREAM_FAILED = "UPSTREAM_FAILED"
-    SKIPPED = "SKIPPED"
-
-
 # One classification of execution states, used by the hook, operator, sensor and trigger.
 # CANCELLED (two Ls) is accepted as a spelling of CANCELED. Anything else is not final.
 SUCCESS_STATES = frozenset({"SUCCESS"})
@@ -50,7 +145,6 @@ FAILURE_STATES = frozenset({"FAILED", "CANCELED", "CANCELLED", "ROLLBACK_SUCCESS
 PAUSED_STATES = frozenset({"PAUSED"})
 KNOWN_WAITING_STATES = frozenset({"PENDING", "RUNNING", "PAUSED", "ROLLBACK"})
 FINAL_STATES = SUCCESS_STATES | FAILURE_STATES
-TASK_FAILURE_STATES = frozenset({"FAILED", "UPSTREAM_FAILED"})
 TASK_FINAL_STATES = frozenset({"SUCCESS", "FAILED", "UPSTREAM_FAILED", "SKIPPED"})
 
 
@@ -75,11 +169,30 @@ def is_known(state: str | None) -> bool:
 
 
 class Tag(OosModel):
+    """A tag. Template tags are `{"key", "value"}`, execution tags `{"tagKey", "tagValue"}`:
+    both are read, and a tag is written back in the shape it came in.
+
+    :param key: the tag key.
+    :param value: the tag value.
+    """
+
+    _DECIDED = frozenset({"key"})
+    _STRICT = True
+    _RENAMES = {"tagKey": "key", "tagValue": "value"}
     key: str
     value: str | None = None
 
+    def to_execution_tag(self) -> dict[str, Any]:
+        """The published shape of an execution tag."""
+        return {"tagKey": self.key, "tagValue": "" if self.value is None else self.value}
+
+    def to_template_tag(self) -> dict[str, Any]:
+        """The published shape of a template tag."""
+        return {"key": self.key, "value": "" if self.value is None else self.value}
+
 
 class Link(OosModel):
+    _STRICT = True
     src: str
     dst: str
 
@@ -87,6 +200,7 @@ class Link(OosModel):
 class Control(OosModel):
     """`parallelismControl` / `allowedFailureControl`: a ratio or a count."""
 
+    _STRICT = True
     ratio: float | None = None
     count: int | None = None
 
@@ -94,6 +208,8 @@ class Control(OosModel):
 class TemplateOperator(OosModel):
     """One step of an OOS template (not an Airflow operator)."""
 
+    _DECIDED = frozenset({"name"})
+    _STRICT = True
     name: str
     operator: str | None = None
     description: str | None = None
@@ -106,13 +222,15 @@ class TemplateOperator(OosModel):
     schedule_delay_milli: int | None = None
     pause_on_failure: bool | None = None
     properties: dict[str, Any] | None = None
-    init_context: dict[str, Any] | None = None
+    init_context: Any = None
     loops: Any = None
 
 
 class Property(OosModel):
     """A template parameter."""
 
+    _DECIDED = frozenset({"name"})
+    _STRICT = True
     name: str
     type: str | None = None
     required: bool | None = None
@@ -126,6 +244,7 @@ class Property(OosModel):
 
 
 class Template(OosModel):
+    _STRICT = True
     id: str | None = None
     name: str | None = None
     ref: str | None = None
@@ -139,13 +258,27 @@ class Template(OosModel):
 
 
 class TaskLog(OosModel):
-    timestamp: int | None = None
+    """One log line of a task (only with `withLog`). The timestamp's format is not published."""
+
+    timestamp: str | int | float | None = None
     level: str | None = None
     msg: str | None = None
     tags: Any = None
 
+    @property
+    def text(self) -> str:
+        """The message as text, whatever JSON it came as."""
+        raw = (self._unread or {}).get("msg", self.msg)
+        return raw if isinstance(raw, str) else "" if raw is None else json.dumps(raw)
+
 
 class Task(OosModel):
+    """One step run of an execution; `children` are its loop iterations.
+
+    `log` is None when the execution was read without `withLog`.
+    """
+
+    _DECIDED = frozenset({"id", "state", "operator", "reason", "output_context", "children"})
     id: str | None = None
     loop_index: int | None = None
     revision: int | None = None
@@ -155,9 +288,10 @@ class Task(OosModel):
     state: str | None = None
     operator: TemplateOperator | None = None
     reason: str | None = None
-    init_context: dict[str, Any] | None = None
-    context: dict[str, Any] | None = None
-    output_context: dict[str, Any] | None = None
+    error_code: str | int | None = None
+    init_context: Any = None
+    context: Any = None
+    output_context: Any = None
     tries: int | None = None
     children: list[Task] | None = None
     log: list[TaskLog] | None = None
@@ -165,6 +299,14 @@ class Task(OosModel):
     @property
     def name(self) -> str:
         return self.operator.name if self.operator else (self.id or "?")
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        """`outputContext` as a dict: {} when absent; other JSON under the key "value"."""
+        raw = self.output_context
+        if raw is None:
+            return {}
+        return dict(raw) if isinstance(raw, dict) else {"value": raw}
 
     def walk(self) -> list[Task]:
         """This task and all its descendants, depth first."""
@@ -175,6 +317,7 @@ class Task(OosModel):
 
 
 class Execution(OosModel):
+    _DECIDED = frozenset({"id", "state", "tasks", "reason"})
     id: str
     description: str | None = None
     template: Template | None = None
@@ -186,6 +329,15 @@ class Execution(OosModel):
     tags: list[Tag] | None = None
     tasks: list[Task] = Field(default_factory=list)
     trigger: str | None = None
+    reason: str | None = None
+    error_code: str | int | None = None
+    parallelism: int | None = None
+    manually: bool | None = None
+
+    @field_validator("tasks", mode="before")
+    @classmethod
+    def _no_tasks_yet(cls, value: Any) -> Any:
+        return [] if value is None else value  # a new execution may answer `"tasks": null`
 
     @property
     def is_final(self) -> bool:
@@ -202,6 +354,10 @@ class Execution(OosModel):
     @property
     def is_paused(self) -> bool:
         return is_paused(self.state)
+
+    def tag_map(self) -> dict[str, str]:
+        """The execution's tags as key -> value (either published shape)."""
+        return {tag.key: tag.value or "" for tag in self.tags or ()}
 
     def all_tasks(self) -> list[Task]:
         return [task for top in self.tasks for task in top.walk()]
@@ -220,19 +376,10 @@ class Execution(OosModel):
 
     def outputs_by_task(self) -> dict[str, dict[str, Any]]:
         """Each top-level task's `outputContext`, keyed by its step name."""
-        return {task.name: dict(task.output_context or {}) for task in self.tasks}
+        return {task.name: task.outputs for task in self.tasks}
 
     def task_states(self) -> dict[str, str | None]:
         return {task.name: task.state for task in self.tasks}
-
-
-class Envelope(OosModel):
-    """Every OOS answer: `{"success", "msg", "code", "result"}`."""
-
-    success: bool = False
-    msg: str | None = None
-    code: int | str | None = None
-    result: Any = None
 
 
 class Page(OosModel):
@@ -244,7 +391,32 @@ class Page(OosModel):
 
 
 class TemplatePage(Page):
+    _DECIDED = frozenset({"templates"})
     templates: list[Template] = Field(default_factory=list)
+
+
+class ExecutionPage(Page):
+    """One page of list-executions.
+
+    :param executions: the executions of this page.
+    :param total_count: how many match the filters, over all pages.
+    """
+
+    _DECIDED = frozenset({"executions"})
+    executions: list[Execution] = Field(default_factory=list)
+
+
+class TaskPage(Page):
+    """One page of task children (loop iterations). The generated SDK names the items
+    `children` and the count `total`; `tasks` and `totalCount` are read too.
+
+    :param tasks: the children of this page.
+    :param total_count: how many match, over all pages.
+    """
+
+    _DECIDED = frozenset({"tasks"})
+    _RENAMES = {"children": "tasks", "total": "totalCount"}
+    tasks: list[Task] = Field(default_factory=list)
 
 
 class ActionType(OosModel):
@@ -256,12 +428,14 @@ class ActionType(OosModel):
 
 
 class OperatorPage(Page):
+    _DECIDED = frozenset({"operators"})
     operators: list[ActionType] = Field(default_factory=list)
 
 
 class TemplateCheck(OosModel):
     """Check-template result; the service may say `isValid` or `valid`."""
 
+    _DECIDED = frozenset({"is_valid", "valid", "reason"})
     is_valid: bool | None = None
     valid: bool | None = None
     reason: str | None = None

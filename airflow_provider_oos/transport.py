@@ -1,6 +1,6 @@
 """How the hooks talk to OOS, shared by the sync and the async hook.
 
-The routes of the published operations, the request bodies, the mapping of every answer shape
+The routes of the published operations, the mapping of every answer shape
 to a result or an exception (`parse_response`), the one error classification (`is_transient`)
 and the retry policy built on it (`should_retry`, `retry_settings`).
 
@@ -19,25 +19,22 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
 from tenacity import RetryCallState, stop_after_attempt, wait_exponential, wait_random
 
 from airflow_provider_oos import __version__
 from airflow_provider_oos.auth import encode
-from airflow_provider_oos.connection import DEFAULT_BASE_PATH
 from airflow_provider_oos.exceptions import (
     OosApiError,
     OosAuthError,
+    OosCallNotAvailableError,
     OosConnectionError,
     OosNotFoundError,
     OosThrottledError,
 )
-from airflow_provider_oos.models import Execution, OosModel, Tag, Template
-from airflow_provider_oos.template_rules import normalize_template
 
 if TYPE_CHECKING:
     import requests
@@ -68,27 +65,36 @@ TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 @dataclass(frozen=True)
 class Route:
-    """One published operation: its HTTP method and path below the connection's base path.
+    """Where one published operation is sent.
 
+    :param name: what the call does, for messages ("list executions").
     :param method: HTTP method.
-    :param path: path below the base path, e.g. `/v2/execution`.
+    :param path: path below the connection's base path, e.g. `/v2/execution`.
     :param changes_state: whether the call creates or changes something (see the retry policy).
+    :param openapi_only: published only in the OpenAPI metadata: a 404 means the endpoint
+        does not offer the call (OosCallNotAvailableError), not that the work failed.
     """
 
+    name: str
     method: str
     path: str
-    changes_state: bool
+    changes_state: bool = False
+    openapi_only: bool = False
 
 
-CREATE_TEMPLATE = Route("POST", "/v2/template", changes_state=True)
-CHECK_TEMPLATE = Route("POST", "/v2/template/check", changes_state=False)
-UPDATE_TEMPLATE = Route("PUT", "/v2/template", changes_state=True)
-DELETE_TEMPLATE = Route("DELETE", "/v2/template", changes_state=True)
-GET_TEMPLATE = Route("GET", "/v2/template", changes_state=False)
-LIST_TEMPLATES = Route("POST", "/v2/template/list", changes_state=False)
-LIST_OPERATORS = Route("POST", "/v1/operator/list", changes_state=False)
-CREATE_EXECUTION = Route("POST", "/v2/execution", changes_state=True)
-GET_EXECUTION = Route("GET", "/v2/execution", changes_state=False)
+CREATE_TEMPLATE = Route("create template", "POST", "/v2/template", changes_state=True)
+CHECK_TEMPLATE = Route("check template", "POST", "/v2/template/check")
+UPDATE_TEMPLATE = Route("update template", "PUT", "/v2/template", changes_state=True)
+DELETE_TEMPLATE = Route("delete template", "DELETE", "/v2/template", changes_state=True)
+GET_TEMPLATE = Route("get template", "GET", "/v2/template")
+LIST_TEMPLATES = Route("list templates", "POST", "/v2/template/list")
+LIST_OPERATORS = Route("list operators", "POST", "/v1/operator/list")
+LIST_OPERATORS_V2 = Route("list operators (v2)", "POST", "/v2/operator/list")
+CREATE_EXECUTION = Route("create execution", "POST", "/v2/execution", changes_state=True)
+GET_EXECUTION = Route("get execution", "GET", "/v2/execution")
+LIST_EXECUTIONS = Route("list executions", "POST", "/v2/execution/list", openapi_only=True)
+GET_TASK = Route("get task", "GET", "/v2/task", openapi_only=True)
+LIST_TASK_CHILDREN = Route("list task children", "POST", "/v2/task/children/list", openapi_only=True)
 
 
 def query_string(query: Mapping[str, str] | None) -> str:
@@ -165,6 +171,26 @@ def _api_error(
     ):
         kind = OosNotFoundError
     return kind(message, status=status, code=code, request_id=request_id, method=method, path=path)
+
+
+def call_not_available(error: OosApiError, route: Route, base_path: str) -> OosApiError:
+    """A 404 from an OpenAPI-only call means the endpoint does not offer it: say so, and how to fix it."""
+    if not (route.openapi_only and error.status == 404) or isinstance(error, OosCallNotAvailableError):
+        return error
+    hint = (
+        'this connection already uses the OpenAPI path style (base_path "")'
+        if not base_path
+        else f'it is published in the OpenAPI path style: set the connection extra base_path to "" '
+        f"(now {base_path!r}) if this OOS endpoint serves that style"
+    )
+    return OosCallNotAvailableError(
+        f"{route.name} is not available on this endpoint ({error.message}); {hint}",
+        status=error.status,
+        code=error.code,
+        request_id=error.request_id,
+        method=error.method,
+        path=error.path,
+    )
 
 
 def is_transient(error: BaseException) -> bool:
@@ -269,89 +295,6 @@ def log_call(
     )
 
 
-M = TypeVar("M", bound=OosModel)
-
-
-def parse_model(model: type[M], result: Any, route: Route) -> M:
-    if not isinstance(result, dict):
-        raise OosApiError(
-            f"unexpected result: expected a JSON object, got {type(result).__name__}",
-            method=route.method,
-            path=DEFAULT_BASE_PATH + route.path,
-        )
-    try:
-        return model.model_validate(result)
-    except ValidationError as exc:
-        raise OosApiError(
-            f"unexpected result shape for {model.__name__}: {exc.errors(include_url=False)[:3]}",
-            method=route.method,
-            path=DEFAULT_BASE_PATH + route.path,
-        ) from None
-
-
-def execution_from(result: Any, execution_id: str) -> Execution:
-    if result is None:
-        raise OosNotFoundError(
-            f"execution {execution_id!r} not found", method="GET", path=DEFAULT_BASE_PATH + GET_EXECUTION.path
-        )
-    return parse_model(Execution, result, GET_EXECUTION)
-
-
-def require_text(value: Any, name: str, hint: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{name} must be a non-empty string ({hint}), got {value!r}")
-    return value.strip()
-
-
-def as_template(template: Template | Mapping[str, Any], name: str = "template") -> Template:
-    if isinstance(template, Template):
-        return template
-    if isinstance(template, Mapping):
-        try:
-            return Template.model_validate(dict(template))
-        except ValidationError as exc:
-            raise ValueError(f"{name} is not a valid OOS template: {exc}") from None
-    raise TypeError(f"{name} must be a Template or a dict, got {type(template).__name__}")
-
-
-def template_payload(template: Template | Mapping[str, Any], *, inline_required: bool) -> dict[str, Any]:
-    """The JSON to send for a template. Templates to store or run are checked and completed by
-    `normalize_template` first; a template sent to check-template goes as given (that is the check)."""
-    parsed = as_template(template)
-    return (normalize_template(parsed) if inline_required else parsed).to_api()
-
-
-def tags_payload(tags: Sequence[Tag | Mapping[str, Any]] | Mapping[str, str] | None) -> list[dict[str, Any]]:
-    if tags is None:
-        return []
-    if isinstance(tags, Mapping):
-        items: list[Any] = [{"key": str(key), "value": str(value)} for key, value in tags.items()]
-    elif isinstance(tags, (list, tuple)):
-        items = list(tags)
-    else:
-        raise TypeError(f"tags must be a dict of key -> value or a list of tags, got {type(tags).__name__}")
-    result = []
-    for item in items:
-        try:
-            tag = item if isinstance(item, Tag) else Tag.model_validate(item)
-        except ValidationError:
-            raise ValueError(f"tags: {item!r} is not a tag; use {{'key': ..., 'value': ...}}") from None
-        result.append(tag.to_api())
-    return result
-
-
-def page_body(page_no: int, page_size: int, sort: str, ascending: bool) -> dict[str, Any]:
-    if not isinstance(page_no, int) or page_no < 1:
-        raise ValueError(f"page_no must be an integer >= 1, got {page_no!r}")
-    if not isinstance(page_size, int) or not 1 <= page_size <= 100:
-        raise ValueError(f"page_size must be an integer from 1 to 100, got {page_size!r}")
-    return {"pageNo": page_no, "pageSize": page_size, "sort": sort, "ascending": bool(ascending)}
-
-
-def json_bytes(body: Any) -> bytes:
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-
-
 def read_body(response: requests.Response, deadline: float) -> bytes:
     """The whole answer, or ReadTimeout once `deadline` passes.
 
@@ -370,7 +313,7 @@ def read_body(response: requests.Response, deadline: float) -> bytes:
 
 
 def requests_error(
-    exc: requests.RequestException, route: Route, path: str, request_id: str, timeout: float
+    exc: requests.RequestException, method: str, path: str, request_id: str, timeout: float
 ) -> OosConnectionError:
     """Say what happened and whether the request may have reached the service."""
     import requests
@@ -382,11 +325,7 @@ def requests_error(
     inner = getattr(reason, "reason", None)
     if isinstance(inner, BaseException):
         reason = inner
-    where: dict[str, Any] = {
-        "method": route.method,
-        "path": DEFAULT_BASE_PATH + route.path,
-        "request_id": request_id,
-    }
+    where: dict[str, Any] = {"method": method, "path": path, "request_id": request_id}
     if isinstance(exc, requests.exceptions.SSLError):
         return OosConnectionError(f"TLS handshake failed: {reason}", request_sent=False, tls=True, **where)
     if isinstance(exc, requests.exceptions.ConnectTimeout):
@@ -399,14 +338,13 @@ def requests_error(
     return OosConnectionError(f"connection failed: {reason}", request_sent=True, **where)
 
 
-def aiohttp_error(exc: BaseException, route: Route, request_id: str, timeout: float) -> OosConnectionError:
+def aiohttp_error(
+    exc: BaseException, method: str, path: str, request_id: str, timeout: float
+) -> OosConnectionError:
+    """Say what happened and whether the request may have reached the service."""
     import aiohttp
 
-    where: dict[str, Any] = {
-        "method": route.method,
-        "path": DEFAULT_BASE_PATH + route.path,
-        "request_id": request_id,
-    }
+    where: dict[str, Any] = {"method": method, "path": path, "request_id": request_id}
     connect_timeout: tuple[type[BaseException], ...] = tuple(
         kind for kind in (getattr(aiohttp, "ConnectionTimeoutError", None),) if kind is not None
     )

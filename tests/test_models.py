@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from airflow_provider_oos.models import (
-    Envelope,
     Execution,
     OperatorPage,
     Template,
@@ -23,6 +22,7 @@ from airflow_provider_oos.models import (
     is_paused,
     is_successful,
 )
+from airflow_provider_oos.transport import parse_response
 
 SEED = json.loads((Path(__file__).parent / "support" / "seed_get_execution.json").read_text())
 
@@ -38,9 +38,10 @@ def test_seed_execution_round_trips_field_for_field() -> None:
 
 
 def test_seed_envelope_round_trips() -> None:
-    envelope = Envelope.model_validate(SEED)
-    assert envelope.success is True and envelope.code == 200
-    assert envelope.to_api() == SEED
+    # The envelope is read by transport.parse_response (there is no Envelope model any more).
+    assert SEED["success"] is True and SEED["code"] == 200
+    result = parse_response(200, json.dumps(SEED).encode(), request_id=None, method="GET", path="/x")
+    assert {**SEED, "result": Execution.model_validate(result).to_api()} == SEED
 
 
 def test_seed_fields_are_typed() -> None:
@@ -184,3 +185,61 @@ def test_pages_parse() -> None:
         {"operators": [{"name": "BCE::BCC::StopInstance", "x": 1}], "totalCount": 7}
     )
     assert operators.operators[0].name == "BCE::BCC::StopInstance" and operators.total_count == 7
+
+
+def test_tags_are_read_in_both_shapes_and_written_back_as_read() -> None:
+    from airflow_provider_oos.models import Tag
+
+    raw = {**seed_result(), "tags": [{"tagKey": "team", "tagValue": "ops"}, {"key": "env", "value": "prod"}]}
+    execution = Execution.model_validate(raw)
+    assert execution.tag_map() == {"team": "ops", "env": "prod"}
+    assert execution.to_api() == raw
+    tag = Tag.model_validate({"tagKey": "k", "tagValue": "v"})
+    assert (tag.to_execution_tag(), tag.to_template_tag()) == (
+        {"tagKey": "k", "tagValue": "v"},
+        {"key": "k", "value": "v"},
+    )
+
+
+def test_what_does_not_fit_is_kept_raw_and_read_as_none() -> None:
+    raw = seed_result()
+    raw["createdTimestamp"] = "2026-11-28T03:00:00Z"
+    raw["tasks"][0]["loopIndex"] = {"odd": True}
+    raw["tasks"][0]["context"] = ["any", "json"]
+    raw["tasks"][0]["log"] = [{"timestamp": "2026-11-28T03:00:01Z", "msg": {"structured": 1}}]
+    execution = Execution.model_validate(raw)
+    assert execution.created_timestamp is None and execution.tasks[0].loop_index is None
+    assert execution.tasks[0].context == ["any", "json"]
+    log = execution.tasks[0].log or []
+    assert log[0].timestamp == "2026-11-28T03:00:01Z" and log[0].text == '{"structured": 1}'
+    assert execution.to_api() == raw
+
+
+def test_templates_a_user_writes_stay_strict() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        Template.model_validate({"name": "t", "linear": "sometimes"})
+    with pytest.raises(ValidationError):
+        Template.model_validate({"name": "t", "operators": [{"name": "s", "retries": "many"}]})
+
+
+def test_outputs_and_a_new_execution_without_tasks() -> None:
+    raw = {**seed_result(), "tasks": None}
+    assert Execution.model_validate(raw).tasks == []
+    raw = seed_result()
+    raw["tasks"][0]["outputContext"] = ["not", "an", "object"]
+    assert Execution.model_validate(raw).outputs_by_task() == {"stop_bcc": {"value": ["not", "an", "object"]}}
+
+
+def test_pages_of_executions_and_task_children() -> None:
+    from airflow_provider_oos.models import ExecutionPage, TaskPage
+
+    executions = ExecutionPage.model_validate({"executions": [seed_result()], "totalCount": 1, "pageNo": 1})
+    assert executions.executions[0].id == SEED["result"]["id"] and executions.total_count == 1
+    # The generated SDK names the children page's items `children` and its count `total`.
+    children = TaskPage.model_validate({"children": [{"id": "t-1", "loopIndex": 2}], "total": 9})
+    assert children.tasks[0].loop_index == 2 and children.total_count == 9
+    assert children.to_api() == {"children": [{"id": "t-1", "loopIndex": 2}], "total": 9}
+    older = TaskPage.model_validate({"tasks": [{"id": "t-2"}], "totalCount": 1})
+    assert older.tasks[0].id == "t-2" and older.total_count == 1

@@ -1,9 +1,10 @@
 """OosHook (sync, `requests`) and OosAsyncHook (aiohttp, for the trigger) over the OOS API.
 
-Both hooks share the connection parsing (`airflow_provider_oos.connection`), the signing
-(`airflow_provider_oos.auth`) and the transport rules: routes, answer parsing, error mapping and
-retry policy (`airflow_provider_oos.transport`). Each call writes one log line through the hook's
-logger; retry warnings go to this module's logger.
+Both hooks run the same calls (`airflow_provider_oos.operations`: what each published operation
+sends and how its answer is read) through the same transport rules (`airflow_provider_oos.transport`:
+answer parsing, error mapping, retry policy), on the connection parsed by
+`airflow_provider_oos.connection`. Each HTTP call writes one line through the hook's own logger;
+retry warnings go to this module's logger.
 """
 
 from __future__ import annotations
@@ -13,68 +14,52 @@ import logging
 import sys
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
 from airflow.sdk import BaseHook
 from tenacity import AsyncRetrying, Retrying
 
+from airflow_provider_oos import operations as ops
 from airflow_provider_oos.auth import BceAuth, signed_headers
 from airflow_provider_oos.connection import (
     CONN_TYPE,
-    DEFAULT_BASE_PATH,
     DEFAULT_CONN_ID,
     OosConnectionConfig,
     connection_form_widgets,
     parse_connection,
     ui_field_behaviour,
 )
-from airflow_provider_oos.exceptions import (
-    OosApiError,
-    OosAuthError,
-    OosConnectionError,
-    OosNotFoundError,
-)
+from airflow_provider_oos.exceptions import OosApiError
+from airflow_provider_oos.hooks.connection_test import describe_probe
+from airflow_provider_oos.hooks.create_token import CreateRecovery
 from airflow_provider_oos.models import (
     Execution,
+    ExecutionPage,
     OperatorPage,
-    Tag,
+    Task,
+    TaskPage,
     Template,
     TemplateCheck,
     TemplatePage,
 )
-from airflow_provider_oos.session_pool import POOL
+from airflow_provider_oos.operations import ApiCall, TagsArg
+from airflow_provider_oos.session_pool import POOL, close_all_sessions
 from airflow_provider_oos.transport import (
-    CHECK_TEMPLATE,
-    CREATE_EXECUTION,
-    CREATE_TEMPLATE,
-    DELETE_TEMPLATE,
-    GET_EXECUTION,
-    GET_TEMPLATE,
     JSON_CONTENT_TYPE,
-    LIST_OPERATORS,
-    LIST_TEMPLATES,
     REQUEST_ID_HEADER,
-    TEMPLATE_TYPES,
-    UPDATE_TEMPLATE,
     Route,
     aiohttp_error,
-    as_template,
-    execution_from,
-    json_bytes,
+    call_not_available,
     log_call,
-    page_body,
-    parse_model,
     parse_response,
     query_string,
     read_body,
     requests_error,
-    require_text,
     retry_settings,
-    tags_payload,
-    template_payload,
     user_agent,
 )
 
@@ -86,7 +71,10 @@ if sys.version_info >= (3, 11):
 else:  # aiohttp brings async-timeout on Python 3.10
     from async_timeout import timeout as _deadline
 
+__all__ = ["OosAsyncHook", "OosHook", "close_all_sessions"]
+
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class OosHook(BaseHook):
@@ -147,153 +135,173 @@ class OosHook(BaseHook):
         template: Template | Mapping[str, Any],
         properties: Mapping[str, Any] | None = None,
         description: str | None = None,
-        tags: Sequence[Tag | Mapping[str, Any]] | Mapping[str, str] | None = None,
+        tags: TagsArg = None,
+        *,
+        parallelism: int | None = None,
+        manually: bool | None = None,
     ) -> str:
         """Start an execution of an existing (`ref`) or inline template; return its id (`d-…`).
 
-        Sent exactly once unless the service provably never saw it: a read timeout or a 5xx
-        raises instead of risking a second execution.
+        Never resent once it may have reached the service. Each create carries a unique create
+        token as an execution tag; when its outcome is unknown (read timeout, dropped connection,
+        5xx) the hook looks the token up in the template's recent executions and returns the id
+        found, or raises OosCreateOutcomeUnknownError naming the token.
         """
-        body: dict[str, Any] = {
-            "template": self._execution_template(template),
-            "properties": dict(properties or {}),
-        }
-        if description is not None:
-            body["description"] = description
-        body["tags"] = tags_payload(tags)
-        return self._id_from(self._call(CREATE_EXECUTION, body=body), CREATE_EXECUTION)
+        return CreateRecovery(self).create(
+            template, properties, description, tags, parallelism=parallelism, manually=manually
+        )
 
-    def get_execution(self, execution_id: str) -> Execution:
-        execution_id = require_text(execution_id, "execution_id", "an id such as 'd-…'")
-        return execution_from(self._call(GET_EXECUTION, query={"id": execution_id}), execution_id)
+    def get_execution(self, execution_id: str, *, with_log: bool = False) -> Execution:
+        """The execution `execution_id` (`d-…`); task logs only when `with_log` is True."""
+        return self.run(ops.get_execution(execution_id, with_log=with_log))
+
+    def list_executions(
+        self,
+        *,
+        page_no: int = 1,
+        page_size: int = ops.MAX_PAGE_SIZE,
+        template_name: str | None = None,
+        state: str | None = None,
+        trigger: str | None = None,
+        cron_execution_name: str | None = None,
+        event_execution_name: str | None = None,
+        start_time: int | datetime | None = None,
+        end_time: int | datetime | None = None,
+        sort: str | None = None,
+        ascending: bool | None = None,
+    ) -> ExecutionPage:
+        """One page of executions matching every filter given (times in epoch ms or aware datetimes;
+        sort by `startTime` or `endTime`). OpenAPI-only: OosCallNotAvailableError where not offered."""
+        return self.run(
+            ops.list_executions(
+                page_no=page_no,
+                page_size=page_size,
+                template_name=template_name,
+                state=state,
+                trigger=trigger,
+                cron_execution_name=cron_execution_name,
+                event_execution_name=event_execution_name,
+                start_time=start_time,
+                end_time=end_time,
+                sort=sort,
+                ascending=ascending,
+            )
+        )
+
+    def iter_executions(self, *, page_size: int = ops.MAX_PAGE_SIZE, **filters: Any) -> Iterator[Execution]:
+        """Every execution matching the filters of `list_executions`, page after page."""
+        ops.page_body(1, page_size)  # a bad page size fails before any call
+        page_no, seen = 1, 0
+        while True:
+            page = self.list_executions(page_no=page_no, page_size=page_size, **filters)
+            yield from page.executions
+            seen += len(page.executions)
+            total = page.total_count
+            if (
+                not page.executions
+                or len(page.executions) < page_size
+                or (total is not None and seen >= total)
+            ):
+                return
+            page_no += 1
+
+    def get_task(self, dag_id: str, task_id: str, *, ignore_children: bool = False) -> Task:
+        """One task (`dag_id` is the execution id). OpenAPI-only, like `list_executions`."""
+        return self.run(ops.get_task(dag_id, task_id, ignore_children=ignore_children))
+
+    def list_task_children(
+        self,
+        execution_id: str,
+        task_id: str,
+        *,
+        states: Sequence[str] | None = None,
+        page_no: int = 1,
+        page_size: int = ops.MAX_PAGE_SIZE,
+    ) -> TaskPage:
+        """One page of a task's children (its loop iterations). OpenAPI-only."""
+        return self.run(
+            ops.list_task_children(execution_id, task_id, states=states, page_no=page_no, page_size=page_size)
+        )
 
     def create_template(self, template: Template | Mapping[str, Any]) -> str:
-        body = template_payload(template, inline_required=True)
-        return self._id_from(self._call(CREATE_TEMPLATE, body=body), CREATE_TEMPLATE)
+        return self.run(ops.create_template(template))
 
     def check_template(self, template: Template | Mapping[str, Any]) -> TemplateCheck:
-        body = template_payload(template, inline_required=False)
-        return parse_model(TemplateCheck, self._call(CHECK_TEMPLATE, body=body), CHECK_TEMPLATE)
+        """The service's verdict on a template. An answer `success=false` (HTTP 2xx) is a verdict too:
+        invalid, with its `msg` as the reason."""
+        call = ops.check_template(template)
+        try:
+            return self.run(call)
+        except OosApiError as exc:
+            if type(exc) is OosApiError and exc.status is not None and 200 <= exc.status < 300:
+                return TemplateCheck(is_valid=False, reason=exc.message)
+            raise
 
     def update_template(self, template: Template | Mapping[str, Any]) -> None:
-        body = template_payload(template, inline_required=True)
-        if not body.get("id"):
-            raise ValueError("template.id is required to update a template: take it from get_template()")
-        self._call(UPDATE_TEMPLATE, body=body)
+        self.run(ops.update_template(template))
 
     def delete_template(self, template_id: str) -> None:
-        template_id = require_text(template_id, "template_id", "an id such as 'tpl-…'")
-        self._call(DELETE_TEMPLATE, query={"id": template_id})
+        self.run(ops.delete_template(template_id))
 
     def get_template(self, name: str, template_type: str = "INDIVIDUAL") -> Template:
-        name = require_text(name, "name", "the template's name")
-        if template_type not in TEMPLATE_TYPES:
-            raise ValueError(f"template_type must be one of {TEMPLATE_TYPES}, got {template_type!r}")
-        result = self._call(GET_TEMPLATE, query={"name": name, "type": template_type})
-        if result is None:
-            raise OosNotFoundError(
-                f"template {name!r} ({template_type}) not found",
-                method=GET_TEMPLATE.method,
-                path=DEFAULT_BASE_PATH + GET_TEMPLATE.path,
-            )
-        return parse_model(Template, result, GET_TEMPLATE)
+        return self.run(ops.get_template(name, template_type))
 
     def list_templates(
         self,
         page_no: int = 1,
-        page_size: int = 100,
+        page_size: int = ops.MAX_PAGE_SIZE,
         sort: str = "createTime",
         ascending: bool = False,
         name: str | None = None,
         template_type: str | None = None,
     ) -> TemplatePage:
-        body = page_body(page_no, page_size, sort, ascending)
-        if name is not None:
-            body["name"] = name
-        if template_type is not None:
-            if template_type not in TEMPLATE_TYPES:
-                raise ValueError(f"template_type must be one of {TEMPLATE_TYPES}, got {template_type!r}")
-            body["type"] = template_type
-        return parse_model(TemplatePage, self._call(LIST_TEMPLATES, body=body), LIST_TEMPLATES)
+        return self.run(ops.list_templates(page_no, page_size, sort, ascending, name, template_type))
 
     def list_operators(
-        self, page_no: int = 1, page_size: int = 100, sort: str = "createTime", ascending: bool = False
+        self,
+        page_no: int = 1,
+        page_size: int = ops.MAX_PAGE_SIZE,
+        sort: str = "createTime",
+        ascending: bool = False,
+        *,
+        name: str | None = None,
+        api_version: str = "v1",
     ) -> OperatorPage:
-        body = page_body(page_no, page_size, sort, ascending)
-        return parse_model(OperatorPage, self._call(LIST_OPERATORS, body=body), LIST_OPERATORS)
+        """The action types the service offers, from the v1 (older SDKs) or v2 (OpenAPI) list."""
+        return self.run(
+            ops.list_operators(page_no, page_size, sort, ascending, name=name, api_version=api_version)
+        )
 
     def console_url(self, execution_id: str) -> str:
         return self.config.console_url(execution_id)
 
     def test_connection(self) -> tuple[bool, str]:
-        """One read-only call (list one action type); the message says what is wrong."""
-        try:
-            config = self.config
-            page = parse_model(
-                OperatorPage,
-                self._call(LIST_OPERATORS, body=page_body(1, 1, "createTime", False), attempts=1),
-                LIST_OPERATORS,
-            )
-        except ValueError as exc:
-            return False, f"The connection is misconfigured: {exc}"
-        except OosAuthError as exc:
-            return False, (
-                "OOS rejected the credentials: check the Access Key ID, the Secret Access Key "
-                f"(and the STS token, if any) and the clock of this machine. {exc}"
-            )
-        except OosConnectionError as exc:
-            if exc.tls:
-                return False, (
-                    f"TLS problem talking to {self.config.endpoint}: {exc}. Check the certificate, "
-                    "or the scheme (https/http) the endpoint expects."
-                )
-            return False, f"Cannot reach the OOS endpoint {self.config.endpoint}: {exc}"
-        except OosApiError as exc:
-            return False, f"The OOS endpoint {self.config.endpoint} answered with an error: {exc}"
-        visible = page.total_count if page.total_count is not None else len(page.operators)
-        return True, (
-            f"Connected to {config.endpoint} as {config.credentials.access_key_id}; "
-            f"{visible} action types visible"
-        )
+        """List one action type in the configured path style; when that answers 404, probe the other
+        style too and name the `base_path` setting that works. The message says what is wrong."""
+        return describe_probe(self)
 
-    def _execution_template(self, template: Template | Mapping[str, Any]) -> dict[str, Any]:
-        parsed = as_template(template)
-        if parsed.ref:
-            return parsed.to_api()  # an existing template; `name` travels along when given
-        if not parsed.name or not parsed.operators:
-            raise ValueError(
-                "template: give either ref (the id of an existing template, plus its name) "
-                "or name and operators (an inline template)"
-            )
-        return template_payload(parsed, inline_required=True)
+    def run(self, call: ApiCall[T], *, attempts: int | None = None, base_path: str | None = None) -> T:
+        """Send one call (retried by the retry policy) and read its result.
 
-    @staticmethod
-    def _id_from(result: Any, route: Route) -> str:
-        if isinstance(result, dict) and isinstance(result.get("id"), str) and result["id"]:
-            return str(result["id"])
-        raise OosApiError(
-            "unexpected result: no 'id' in the answer",
-            method=route.method,
-            path=DEFAULT_BASE_PATH + route.path,
-        )
-
-    def _call(
-        self,
-        route: Route,
-        *,
-        query: Mapping[str, str] | None = None,
-        body: Any = None,
-        attempts: int | None = None,
-    ) -> Any:
+        :param call: the call, from `airflow_provider_oos.operations`.
+        :param attempts: at most this many attempts instead of the connection's `max_retries` + 1.
+        :param base_path: another base path than the connection's (the connection test probes both).
+        """
         config = self.config
-        url = config.api_url + route.path + query_string(query)
-        data = json_bytes(body) if body is not None else None
-        for attempt in Retrying(**retry_settings(config, route, log, attempts)):
-            with attempt:
-                return self._send_once(route, url, data)
-        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+        base = config.base_path if base_path is None else base_path
+        path = base + call.route.path
+        url = config.endpoint + path + query_string(call.query)
+        data = ops.json_bytes(call.body) if call.body is not None else None
+        result: Any = None
+        try:
+            for attempt in Retrying(**retry_settings(config, call.route, log, attempts)):
+                with attempt:
+                    result = self._send_once(call.route, url, path, data)
+        except OosApiError as exc:
+            raise call_not_available(exc, call.route, base) from None
+        return call.read(result, path)
 
-    def _send_once(self, route: Route, url: str, data: bytes | None) -> Any:
+    def _send_once(self, route: Route, url: str, path: str, data: bytes | None) -> Any:
         request_id = str(uuid.uuid4())
         headers = {REQUEST_ID_HEADER: request_id}
         if data is not None:
@@ -306,19 +314,13 @@ class OosHook(BaseHook):
             )
             body = read_body(response, time.monotonic() + self.config.timeout)
         except requests.RequestException as exc:
-            error = requests_error(exc, route, log_path, request_id, self.config.timeout)
+            error = requests_error(exc, route.method, path, request_id, self.config.timeout)
             log_call(self.log, logging.WARNING, route.method, log_path, "no answer", request_id, started)
             raise error from None
         answered_id = response.headers.get(REQUEST_ID_HEADER)
         level = logging.INFO if response.status_code < 400 else logging.WARNING
         log_call(
-            self.log,
-            level,
-            route.method,
-            log_path,
-            response.status_code,
-            answered_id or request_id,
-            started,
+            self.log, level, route.method, log_path, response.status_code, answered_id or request_id, started
         )
         return parse_response(
             response.status_code,
@@ -326,7 +328,7 @@ class OosHook(BaseHook):
             request_id=answered_id,
             sent_request_id=request_id,
             method=route.method,
-            path=DEFAULT_BASE_PATH + route.path,
+            path=path,
         )
 
 
@@ -377,24 +379,47 @@ class OosAsyncHook(BaseHook):
             self._config = parse_connection(await _aget_connection(self.oos_conn_id))
         return self._config
 
-    async def get_execution(self, execution_id: str) -> Execution:
-        """The execution `execution_id` (`d-…`); OosNotFoundError when OOS does not know it."""
-        execution_id = require_text(execution_id, "execution_id", "an id such as 'd-…'")
-        result = await self._call(GET_EXECUTION, {"id": execution_id})
-        return execution_from(result, execution_id)
+    async def get_execution(self, execution_id: str, *, with_log: bool = False) -> Execution:
+        """The execution `execution_id` (`d-…`); task logs only when `with_log` is True."""
+        return await self.run(ops.get_execution(execution_id, with_log=with_log))
 
-    async def _call(self, route: Route, query: Mapping[str, str]) -> Any:
+    async def list_executions(self, **filters: Any) -> ExecutionPage:
+        """One page of executions; the filters of `OosHook.list_executions`."""
+        return await self.run(ops.list_executions(**filters))
+
+    async def list_task_children(
+        self,
+        execution_id: str,
+        task_id: str,
+        *,
+        states: Sequence[str] | None = None,
+        page_no: int = 1,
+        page_size: int = ops.MAX_PAGE_SIZE,
+    ) -> TaskPage:
+        """One page of a task's children (its loop iterations). OpenAPI-only."""
+        return await self.run(
+            ops.list_task_children(execution_id, task_id, states=states, page_no=page_no, page_size=page_size)
+        )
+
+    async def run(self, call: ApiCall[T]) -> T:
+        """Send one call (retried by the retry policy) and read its result."""
         config = await self.get_config()
-        url = config.api_url + route.path + query_string(query)
-        retrying = self._retrying.get(route)
+        path = config.base_path + call.route.path
+        url = config.endpoint + path + query_string(call.query)
+        data = ops.json_bytes(call.body) if call.body is not None else None
+        retrying = self._retrying.get(call.route)
         if retrying is None:
-            retrying = self._retrying[route] = AsyncRetrying(**retry_settings(config, route, log))
-        # Calling (not iterating) a Retrying keeps the attempt state per call, so one instance
-        # serves concurrent calls.
-        return await retrying(self._send_once, config, route, url, query)
+            retrying = self._retrying[call.route] = AsyncRetrying(**retry_settings(config, call.route, log))
+        try:
+            # Calling (not iterating) a Retrying keeps the attempt state per call, so one
+            # instance serves concurrent calls.
+            result: Any = await retrying(self._send_once, config, call, url, path, data)
+        except OosApiError as exc:
+            raise call_not_available(exc, call.route, config.base_path) from None
+        return call.read(result, path)
 
     async def _send_once(
-        self, config: OosConnectionConfig, route: Route, url: str, query: Mapping[str, str]
+        self, config: OosConnectionConfig, call: ApiCall[Any], url: str, path: str, data: bytes | None
     ) -> Any:
         import aiohttp
         from yarl import URL
@@ -404,9 +429,12 @@ class OosAsyncHook(BaseHook):
             self._timeout = aiohttp.ClientTimeout(
                 total=None, sock_connect=config.timeout, sock_read=config.timeout
             )
+        method = call.route.method
         request_id = str(uuid.uuid4())
-        headers = signed_headers(config.credentials, route.method, url, query)
+        headers = signed_headers(config.credentials, method, url, call.query or {})
         headers[REQUEST_ID_HEADER] = request_id
+        if data is not None:
+            headers["Content-Type"] = JSON_CONTENT_TYPE
         log_path = url[len(config.endpoint) :]
         started = time.monotonic()
         try:
@@ -414,24 +442,24 @@ class OosAsyncHook(BaseHook):
             # the whole answer: a server that dribbles bytes would otherwise hold the call forever.
             async with (
                 POOL.session(self.oos_conn_id).request(
-                    route.method, URL(url, encoded=True), headers=headers, timeout=self._timeout
+                    method, URL(url, encoded=True), data=data, headers=headers, timeout=self._timeout
                 ) as response,
                 _deadline(config.timeout),
             ):
                 body = await response.read()
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            error = aiohttp_error(exc, route, request_id, config.timeout)
-            log_call(self.log, logging.WARNING, route.method, log_path, "no answer", request_id, started)
+            error = aiohttp_error(exc, method, path, request_id, config.timeout)
+            log_call(self.log, logging.WARNING, method, log_path, "no answer", request_id, started)
             raise error from None
         answered_id = response.headers.get(REQUEST_ID_HEADER)
         # Polls are many: a good answer is a debug line here (the sync hook's calls are few).
         level = logging.DEBUG if response.status < 400 else logging.WARNING
-        log_call(self.log, level, route.method, log_path, response.status, answered_id or request_id, started)
+        log_call(self.log, level, method, log_path, response.status, answered_id or request_id, started)
         return parse_response(
             response.status,
             body,
             request_id=answered_id,
             sent_request_id=request_id,
-            method=route.method,
-            path=DEFAULT_BASE_PATH + route.path,
+            method=method,
+            path=path,
         )

@@ -82,7 +82,7 @@ def test_create_execution_inline_sends_a_complete_template(
         },
         "properties": {"p": 1},
         "description": "nightly",
-        "tags": [{"key": "team", "value": "ops"}],
+        "tags": [{"tagKey": "team", "tagValue": "ops"}],  # execution tags: the published shape
     }
 
 
@@ -95,7 +95,7 @@ def test_create_execution_by_reference(hook: OosHook, oos_server: ScriptedOosSer
     assert oos_server.calls("POST", "/v2/execution")[0].json == {
         "template": {"ref": "tpl-1", "name": "stop-web"},
         "properties": {},
-        "tags": [{"key": "k", "value": "v"}],
+        "tags": [{"tagKey": "k", "tagValue": "v"}],
     }
 
 

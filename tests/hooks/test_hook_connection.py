@@ -39,6 +39,9 @@ class Conn:
         (Conn(host="127.0.0.1", port=8765, extra={"scheme": "http"}), "http://127.0.0.1:8765"),
         (Conn(host="127.0.0.1:8765", extra='{"scheme": "http"}'), "http://127.0.0.1:8765"),
         (Conn(host="http://127.0.0.1", port=9000), "http://127.0.0.1:9000"),
+        # Issue 11: the UI form saves "scheme": "https" by default; a full URL's scheme wins.
+        (Conn(host="http://127.0.0.1:8765", extra={"scheme": "https"}), "http://127.0.0.1:8765"),
+        (Conn(host="https://oos.example.com", extra={"scheme": "http"}), "https://oos.example.com"),
         (Conn(host="http://[::1]:8080"), "http://[::1]:8080"),
         (Conn(host=None), "https://oos.bj.baidubce.com"),
         (Conn(host="", extra={"region": "gz"}), "https://oos.gz.baidubce.com"),
@@ -98,7 +101,9 @@ def test_ui_form_spellings_are_accepted() -> None:
         (Conn(extra="[1, 2]"), "extra must be a JSON object"),
         (Conn(extra={"scheme": "ftp"}), "extra 'scheme' must be 'http' or 'https'"),
         (Conn(host="ftp://h"), "scheme must be http or https"),
-        (Conn(host="http://h", extra={"scheme": "https"}), "make them agree"),
+        (Conn(extra={"base_path": "api/logic/oos"}), "extra 'base_path' 'api/logic/oos' is not a URL path"),
+        (Conn(extra={"base_path": "/api?x=1"}), "extra 'base_path'"),
+        (Conn(extra={"base_path": 5}), "extra 'base_path' must be a string"),
         (Conn(host="http://h:1", port=2), "host says port 1 but port says 2"),
         (Conn(host="h", port="eighty"), "port must be a number"),
         (Conn(host="h", port=70000), "out of range"),
@@ -180,3 +185,38 @@ def test_proxy_environment_is_read_once_and_honoured(monkeypatch: pytest.MonkeyP
     local = {**conn, "host": "http://127.0.0.1:8765"}
     monkeypatch.setenv("AIRFLOW_CONN_OOS_LOCAL", json.dumps(local))
     assert "http" not in OosHook(oos_conn_id="oos_local").session.proxies  # NO_PROXY applies
+
+
+@pytest.mark.parametrize(
+    ("extra", "base_path"),
+    [
+        (None, "/api/logic/oos"),
+        ({"base_path": None}, "/api/logic/oos"),
+        ({"base_path": "/api/logic/oos"}, "/api/logic/oos"),
+        ({"base_path": "/api/logic/oos/"}, "/api/logic/oos"),
+        ({"base_path": ""}, ""),
+        ({"base_path": "/"}, ""),
+        ({"base_path": " /gateway/oos "}, "/gateway/oos"),
+        # An untouched field of an older UI form (prefixed, empty) keeps the default.
+        ({"extra__baidu_oos__base_path": ""}, "/api/logic/oos"),
+    ],
+)
+def test_base_path_extra(extra: Any, base_path: str) -> None:
+    config = parse_connection(Conn(host="http://127.0.0.1:8765", extra=extra))
+    assert config.base_path == base_path
+    assert config.api_url == "http://127.0.0.1:8765" + base_path
+
+
+def test_scheme_help_text_matches_the_code() -> None:
+    """The form says the scheme extra only applies to a bare host name: the code agrees."""
+    from airflow_provider_oos.get_provider_info import CONN_FIELDS
+
+    assert "bare host name" in CONN_FIELDS["scheme"]["description"]
+    assert "own scheme" in CONN_FIELDS["scheme"]["description"]
+    for saved_by_the_form in ("https", "http"):
+        url = parse_connection(Conn(host="http://127.0.0.1:8765", extra={"scheme": saved_by_the_form}))
+        assert url.endpoint == "http://127.0.0.1:8765"
+        bare = parse_connection(Conn(host="127.0.0.1:8765", extra={"scheme": saved_by_the_form}))
+        assert bare.endpoint == f"{saved_by_the_form}://127.0.0.1:8765"
+    described = CONN_FIELDS["base_path"]["description"]
+    assert "/api/logic/oos" in described and '""' in described and "OpenAPI" in described

@@ -49,7 +49,8 @@ CONNECTION_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
     ("extra-not-json", {"extra": "{region: bj"}, ["extra", "JSON"]),
     ("extra-json-list", {"extra": "[1, 2]"}, ["extra"]),
     ("scheme-unknown", {"host": "127.0.0.1:8765", "extra": {"scheme": "gopher"}}, ["scheme"]),
-    ("scheme-disagrees-with-url", {"extra": {"scheme": "https"}}, ["scheme"]),
+    # (A full URL's own scheme now wins over the `scheme` extra: issue 11, item 2.)
+    ("base-path-not-a-path", {"extra": {"base_path": "api/logic/oos"}}, ["base_path"]),
     ("region-bad", {"extra": {"region": "BJ!"}}, ["region"]),
     ("region-not-text", {"extra": {"region": 5}}, ["region"]),
     ("timeout-not-numeric", {"extra": {"timeout": "soon"}}, ["timeout"]),

@@ -2,7 +2,9 @@
 
 It checks every request's bce-auth-v1 signature with `airflow_provider_oos.auth.sign`,
 records every request server side, and answers from a per-(method, path) script of replies,
-falling back to a success envelope. Test-only; the full emulator lives in the package.
+falling back to a success envelope. It serves one base path (`base_path`: the seed's
+`/api/logic/oos` by default, "" for the OpenAPI style); any other path gets a plain 404, as from a
+gateway that has no such route. Test-only; the full emulator lives in the package.
 """
 
 from __future__ import annotations
@@ -77,7 +79,9 @@ class ScriptedOosServer:
         secret_key: str = "test-sk-0123456789abcdef",
         session_token: str | None = None,
         port: int = 0,
+        base_path: str = API,
     ) -> None:
+        self.base_path = base_path
         self.access_key = access_key
         self.secret_key = secret_key
         self.session_token = session_token
@@ -107,6 +111,8 @@ class ScriptedOosServer:
 
     def conn_json(self, **extra: Any) -> str:
         extras = {"retry_wait_min": 0.001, "retry_wait_max": 0.005, "timeout": 2, **extra}
+        if self.base_path != API:
+            extras.setdefault("base_path", self.base_path)
         if self.session_token:
             extras.setdefault("session_token", self.session_token)
         return json.dumps(
@@ -122,12 +128,12 @@ class ScriptedOosServer:
     # -- scripting and inspection --------------------------------------------------------------
 
     def script(self, method: str, path: str, *replies: Reply) -> None:
-        """Queue replies for `METHOD /api/logic/oos{path}`, used in order, then the default."""
+        """Queue replies for `METHOD {base_path}{path}`, used in order, then the default."""
         with self._lock:
-            self._script[(method, API + path)].extend(replies)
+            self._script[(method, self.base_path + path)].extend(replies)
 
     def calls(self, method: str, path: str) -> list[Recorded]:
-        return [r for r in self.requests if r.method == method and r.path == API + path]
+        return [r for r in self.requests if r.method == method and r.path == self.base_path + path]
 
     # -- the handler ---------------------------------------------------------------------------
 
@@ -136,7 +142,9 @@ class ScriptedOosServer:
             queue = self._script.get((method, path))
             if queue:
                 return queue.popleft()
-        if (method, path) == ("GET", API + "/v2/execution"):  # unscripted: a running execution
+        if not path.startswith(self.base_path + "/v"):  # not a route of this server's path style
+            return Reply(status=404, body=b"404 page not found", headers={"Content-Type": "text/plain"})
+        if (method, path) == ("GET", self.base_path + "/v2/execution"):  # unscripted: a running execution
             return Reply.ok({"id": query.get("id", "d-?"), "state": "RUNNING", "tasks": []})
         return Reply.ok({})
 
