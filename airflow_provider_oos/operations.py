@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypedDict, TypeVar
 
 from pydantic import ValidationError
 
@@ -29,7 +29,7 @@ from airflow_provider_oos.models import (
     TemplatePage,
     read_answer,
 )
-from airflow_provider_oos.template_rules import normalize_template
+from airflow_provider_oos.template_rules import prepare_inline_template
 from airflow_provider_oos.transport import (
     CHECK_TEMPLATE,
     CREATE_EXECUTION,
@@ -56,6 +56,20 @@ EXECUTION_SORTS = ("startTime", "endTime")
 # The states the published list filter names (PAUSED and the rollback states are not among them).
 EXECUTION_FILTER_STATES = ("RUNNING", "SUCCESS", "FAILED", "CANCELED", "PENDING")
 API_VERSIONS = ("v1", "v2")
+
+
+class ExecutionFilters(TypedDict, total=False):
+    """The published filters of list-executions (times: epoch ms or aware datetimes)."""
+
+    template_name: str | None
+    state: str | None
+    trigger: str | None
+    cron_execution_name: str | None
+    event_execution_name: str | None
+    start_time: int | datetime | None
+    end_time: int | datetime | None
+    sort: str | None
+    ascending: bool | None
 
 
 @dataclass(frozen=True)
@@ -145,10 +159,10 @@ def as_template(template: Template | Mapping[str, Any], name: str = "template") 
 
 def template_payload(template: Template | Mapping[str, Any], *, inline_required: bool) -> dict[str, Any]:
     """The JSON to send for a template. Templates to store or run are checked and completed by
-    `normalize_template` first; a template sent to check-template goes as given (that is the check).
+    `prepare_inline_template` first; a template sent to check-template goes as given (that is the check).
     Template tags go as `key`/`value`."""
     parsed = as_template(template)
-    body = (normalize_template(parsed) if inline_required else parsed).to_api()
+    body = (prepare_inline_template(parsed) if inline_required else parsed).to_api()
     if parsed.tags is not None:
         body["tags"] = [tag.to_template_tag() for tag in parsed.tags]
     return body

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from airflow_provider_oos.exceptions import OosError, OosNotFoundError
 from airflow_provider_oos.models import Property, Template, TemplateCheck, TemplatePage
-from airflow_provider_oos.template_rules import normalize_template
+from airflow_provider_oos.template_rules import prepare_inline_template
 
 PROPERTY_TYPES = ("string", "number", "boolean", "list", "object", "bccInstance", "hpasInstance")
 _TYPE_BY_LOWER = {name.lower(): name for name in PROPERTY_TYPES}
@@ -265,7 +265,7 @@ def run_preflight(
     if template is not None:
         label = "inline template"
         try:
-            found = normalize_template(template)
+            found = prepare_inline_template(template)
         except (TypeError, ValueError) as err:
             return PreflightReport(label, (PreflightFinding("template", str(err)),), (), ("local rules",))
         label = f"inline template {found.name!r}"

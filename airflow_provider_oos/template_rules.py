@@ -1,7 +1,9 @@
-"""Rules for an inline OOS template, checked on our side before any API call.
+"""The client's rules for an inline OOS template, checked before any API call.
 
-One place for them: the operators validate with `normalize_template` and the hook sends what it
-returns, so a bad template fails with a message naming the field and no execution is created.
+One place for them: `prepare_inline_template` checks a template and completes it for the API; the
+operators, the preflight and the hook's request bodies all use it, so a bad template fails with a
+message naming the field and nothing is created. (The emulator keeps its own, separate copy of the
+service's rules in `emulator.templates`, on purpose: it checks the client, not the reverse.)
 """
 
 from __future__ import annotations
@@ -44,8 +46,9 @@ def find_cycle(edges: Mapping[str, Sequence[str]]) -> list[str] | None:
     return None
 
 
-def normalize_template(value: object, field: str = "template") -> Template:
-    """An inline template (Template, dict or JSON text) checked and completed for the API.
+def prepare_inline_template(value: object, field: str = "template") -> Template:
+    """An inline template (Template, dict or JSON text) checked and completed for the API; the input
+    is not changed.
 
     Rules: a name; at least one step; unique step names; each step names its action; retries,
     retryInterval and timeout always explicit (defaults filled in) and never negative; `linear`

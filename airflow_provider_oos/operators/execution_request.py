@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_oos.models import Template
-from airflow_provider_oos.template_rules import normalize_template
+from airflow_provider_oos.template_rules import prepare_inline_template
 from airflow_provider_oos.waiting import validate_on_paused, validate_poll_interval
 
 
@@ -114,7 +114,7 @@ def validate_execution_request(
         if not key or not isinstance(value, str):
             raise TypeError(f"tags must map non-empty names to string values; fix tag {key!r}: {value!r}.")
     return ExecutionRequest(
-        template=normalize_template(template) if template is not None else None,
+        template=prepare_inline_template(template) if template is not None else None,
         template_ref=template_ref.strip() if isinstance(template_ref, str) else None,
         template_name=template_name.strip() if isinstance(template_name, str) else None,
         properties=json_object(properties if properties is not None else {}, "properties"),

@@ -12,7 +12,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_oos.models import Template
 from airflow_provider_oos.operators.base import OOS_TEMPLATE_FIELDS, OosBaseOperatorMixin
-from airflow_provider_oos.template_rules import normalize_template
+from airflow_provider_oos.template_rules import prepare_inline_template
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -58,10 +58,12 @@ class OosUpsertTemplateOperator(OosBaseOperatorMixin, BaseOperator):
         from airflow_provider_oos.exceptions import OosNotFoundError
 
         wanted = {
-            key: value for key, value in normalize_template(self.template).to_api().items() if key != "id"
+            key: value
+            for key, value in prepare_inline_template(self.template).to_api().items()
+            if key != "id"
         }
         desired = Template.model_validate(wanted)
-        if desired.name is None:  # normalize_template requires a name; this keeps mypy and -O honest
+        if desired.name is None:  # prepare_inline_template requires a name; this keeps mypy and -O honest
             raise ValueError("template.name is required.")
         try:
             existing = self.hook.get_template(desired.name)

@@ -18,7 +18,7 @@ from airflow_provider_oos.template_rules import (
     DEFAULT_STEP_RETRIES,
     DEFAULT_STEP_RETRY_INTERVAL_MS,
     DEFAULT_STEP_TIMEOUT_MS,
-    normalize_template,
+    prepare_inline_template,
 )
 from tests.support.oos_task_helpers import api_requests, connection_json, shell, task_context, template
 
@@ -66,7 +66,7 @@ def test_template_upkeep_operators_check_their_input() -> None:
 
 
 def test_normalize_fills_explicit_step_settings_and_linear() -> None:
-    result = normalize_template(json.dumps(GOOD))
+    result = prepare_inline_template(json.dumps(GOOD))
     assert result.linear is True
     for step in result.operators or []:
         assert (step.retries, step.retry_interval, step.timeout) == (
@@ -74,15 +74,15 @@ def test_normalize_fills_explicit_step_settings_and_linear() -> None:
             DEFAULT_STEP_RETRY_INTERVAL_MS,
             DEFAULT_STEP_TIMEOUT_MS,
         )
-    kept = normalize_template(with_steps({**shell("a"), "retries": 2, "timeout": 5}))
+    kept = prepare_inline_template(with_steps({**shell("a"), "retries": 2, "timeout": 5}))
     assert kept.operators is not None and (kept.operators[0].retries, kept.operators[0].timeout) == (2, 5)
     original = Template.model_validate(GOOD)
-    normalize_template(original)
+    prepare_inline_template(original)
     assert original.operators is not None and original.operators[0].retries is None  # input untouched
 
 
 def test_normalize_accepts_a_dag_of_steps() -> None:
-    dag = normalize_template(
+    dag = prepare_inline_template(
         with_steps(
             shell("a"), shell("b"), shell("c"), links=[{"src": "a", "dst": "b"}, {"src": "a", "dst": "c"}]
         )
@@ -130,7 +130,7 @@ def test_normalize_accepts_a_dag_of_steps() -> None:
 )
 def test_normalize_rejects_bad_templates(value: Any, error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=message):
-        normalize_template(value)
+        prepare_inline_template(value)
 
 
 # ---- execute(): rendered values are checked before any API call -------------------------------
