@@ -17,6 +17,7 @@ from typing import Any, Generic, TypedDict, TypeVar
 from pydantic import ValidationError
 
 from airflow_provider_oos.exceptions import OosApiError, OosNotFoundError
+from airflow_provider_oos.model_base import read_answer
 from airflow_provider_oos.models import (
     Execution,
     ExecutionPage,
@@ -27,7 +28,6 @@ from airflow_provider_oos.models import (
     Template,
     TemplateCheck,
     TemplatePage,
-    read_answer,
 )
 from airflow_provider_oos.template_rules import prepare_inline_template
 from airflow_provider_oos.transport import (

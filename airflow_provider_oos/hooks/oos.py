@@ -4,27 +4,27 @@ Both hooks run the same calls (`airflow_provider_oos.operations`: what each publ
 sends and how its answer is read) through the same transport rules (`airflow_provider_oos.transport`:
 answer parsing, error mapping, retry policy), on the connection parsed by
 `airflow_provider_oos.connection`. Each HTTP call writes one line through the hook's own logger;
-retry warnings go to this module's logger.
+retry warnings go to this module's logger. OosAsyncHook lives in `oos_async` and is imported
+from here, like OosHook.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
 from airflow.sdk import BaseHook
-from tenacity import AsyncRetrying, Retrying
+from tenacity import Retrying
+from typing_extensions import Unpack
 
 from airflow_provider_oos import operations as ops
-from airflow_provider_oos.auth import BceAuth, signed_headers
+from airflow_provider_oos.auth import BceAuth
 from airflow_provider_oos.connection import (
     CONN_TYPE,
     DEFAULT_CONN_ID,
@@ -36,6 +36,7 @@ from airflow_provider_oos.connection import (
 from airflow_provider_oos.exceptions import OosApiError
 from airflow_provider_oos.hooks.connection_test import describe_probe
 from airflow_provider_oos.hooks.create_token import CreateRecovery
+from airflow_provider_oos.hooks.oos_async import OosAsyncHook
 from airflow_provider_oos.models import (
     Execution,
     ExecutionPage,
@@ -46,13 +47,12 @@ from airflow_provider_oos.models import (
     TemplateCheck,
     TemplatePage,
 )
-from airflow_provider_oos.operations import ApiCall, TagsArg
-from airflow_provider_oos.session_pool import POOL, close_all_sessions
+from airflow_provider_oos.operations import ApiCall, ExecutionFilters, TagsArg
+from airflow_provider_oos.session_pool import close_all_sessions
 from airflow_provider_oos.transport import (
     JSON_CONTENT_TYPE,
     REQUEST_ID_HEADER,
     Route,
-    aiohttp_error,
     call_not_available,
     log_call,
     parse_response,
@@ -64,12 +64,12 @@ from airflow_provider_oos.transport import (
 )
 
 if TYPE_CHECKING:
-    import aiohttp
+    pass
 
 if sys.version_info >= (3, 11):
-    from asyncio import timeout as _deadline
+    pass
 else:  # aiohttp brings async-timeout on Python 3.10
-    from async_timeout import timeout as _deadline
+    pass
 
 __all__ = ["OosAsyncHook", "OosHook", "close_all_sessions"]
 
@@ -156,39 +156,17 @@ class OosHook(BaseHook):
         return self.run(ops.get_execution(execution_id, with_log=with_log))
 
     def list_executions(
-        self,
-        *,
-        page_no: int = 1,
-        page_size: int = ops.MAX_PAGE_SIZE,
-        template_name: str | None = None,
-        state: str | None = None,
-        trigger: str | None = None,
-        cron_execution_name: str | None = None,
-        event_execution_name: str | None = None,
-        start_time: int | datetime | None = None,
-        end_time: int | datetime | None = None,
-        sort: str | None = None,
-        ascending: bool | None = None,
+        self, *, page_no: int = 1, page_size: int = ops.MAX_PAGE_SIZE, **filters: Unpack[ExecutionFilters]
     ) -> ExecutionPage:
-        """One page of executions matching every filter given (times in epoch ms or aware datetimes;
-        sort by `startTime` or `endTime`). OpenAPI-only: OosCallNotAvailableError where not offered."""
-        return self.run(
-            ops.list_executions(
-                page_no=page_no,
-                page_size=page_size,
-                template_name=template_name,
-                state=state,
-                trigger=trigger,
-                cron_execution_name=cron_execution_name,
-                event_execution_name=event_execution_name,
-                start_time=start_time,
-                end_time=end_time,
-                sort=sort,
-                ascending=ascending,
-            )
-        )
+        """One page of executions matching every filter given: `template_name`, `state`, `trigger`,
+        `cron_execution_name`, `event_execution_name`, `start_time`, `end_time` (epoch ms or aware
+        datetimes), `sort` (`startTime`/`endTime`), `ascending`. OpenAPI-only: raises
+        OosCallNotAvailableError where the endpoint does not offer it."""
+        return self.run(ops.list_executions(page_no=page_no, page_size=page_size, **filters))
 
-    def iter_executions(self, *, page_size: int = ops.MAX_PAGE_SIZE, **filters: Any) -> Iterator[Execution]:
+    def iter_executions(
+        self, *, page_size: int = ops.MAX_PAGE_SIZE, **filters: Unpack[ExecutionFilters]
+    ) -> Iterator[Execution]:
         """Every execution matching the filters of `list_executions`, page after page."""
         ops.page_body(1, page_size)  # a bad page size fails before any call
         page_no, seen = 1, 0
@@ -328,138 +306,5 @@ class OosHook(BaseHook):
             request_id=answered_id,
             sent_request_id=request_id,
             method=route.method,
-            path=path,
-        )
-
-
-async def _aget_connection(conn_id: str) -> Any:
-    aget = getattr(BaseHook, "aget_connection", None)
-    if aget is not None:
-        return await aget(conn_id)
-    from asgiref.sync import sync_to_async  # Airflow without the async lookup
-
-    return await sync_to_async(BaseHook.get_connection)(conn_id)
-
-
-class OosAsyncHook(BaseHook):
-    """The async side of the OOS API, for the trigger: an aiohttp session from the shared pool.
-
-    No I/O in `__init__`. Use it as `async with OosAsyncHook(...) as hook:` so the pooled session
-    closes when its last user leaves; without `async with`, call `close_all_sessions()`.
-
-    :param oos_conn_id: the `baidu_oos` connection to use.
-    """
-
-    conn_name_attr = "oos_conn_id"
-    default_conn_name = DEFAULT_CONN_ID
-    conn_type = CONN_TYPE
-    hook_name = "Baidu OOS (async)"
-
-    def __init__(self, oos_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.oos_conn_id = oos_conn_id
-        self._config: OosConnectionConfig | None = None
-        self._timeout: aiohttp.ClientTimeout | None = None
-        # One AsyncRetrying per route, reused by every poll: keeps per-call CPU low.
-        self._retrying: dict[Route, AsyncRetrying] = {}
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(oos_conn_id={self.oos_conn_id!r})"
-
-    async def __aenter__(self) -> OosAsyncHook:
-        POOL.acquire(self.oos_conn_id)
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await POOL.release(self.oos_conn_id)
-
-    async def get_config(self) -> OosConnectionConfig:
-        """The parsed connection, looked up (asynchronously) once per hook."""
-        if self._config is None:
-            self._config = parse_connection(await _aget_connection(self.oos_conn_id))
-        return self._config
-
-    async def get_execution(self, execution_id: str, *, with_log: bool = False) -> Execution:
-        """The execution `execution_id` (`d-…`); task logs only when `with_log` is True."""
-        return await self.run(ops.get_execution(execution_id, with_log=with_log))
-
-    async def list_executions(self, **filters: Any) -> ExecutionPage:
-        """One page of executions; the filters of `OosHook.list_executions`."""
-        return await self.run(ops.list_executions(**filters))
-
-    async def list_task_children(
-        self,
-        execution_id: str,
-        task_id: str,
-        *,
-        states: Sequence[str] | None = None,
-        page_no: int = 1,
-        page_size: int = ops.MAX_PAGE_SIZE,
-    ) -> TaskPage:
-        """One page of a task's children (its loop iterations). OpenAPI-only."""
-        return await self.run(
-            ops.list_task_children(execution_id, task_id, states=states, page_no=page_no, page_size=page_size)
-        )
-
-    async def run(self, call: ApiCall[T]) -> T:
-        """Send one call (retried by the retry policy) and read its result."""
-        config = await self.get_config()
-        path = config.base_path + call.route.path
-        url = config.endpoint + path + query_string(call.query)
-        data = ops.json_bytes(call.body) if call.body is not None else None
-        retrying = self._retrying.get(call.route)
-        if retrying is None:
-            retrying = self._retrying[call.route] = AsyncRetrying(**retry_settings(config, call.route, log))
-        try:
-            # Calling (not iterating) a Retrying keeps the attempt state per call, so one
-            # instance serves concurrent calls.
-            result: Any = await retrying(self._send_once, config, call, url, path, data)
-        except OosApiError as exc:
-            raise call_not_available(exc, call.route, config.base_path) from None
-        return call.read(result, path)
-
-    async def _send_once(
-        self, config: OosConnectionConfig, call: ApiCall[Any], url: str, path: str, data: bytes | None
-    ) -> Any:
-        import aiohttp
-        from yarl import URL
-
-        if self._timeout is None:
-            # Waiting for a free pooled connection is not a timeout: only connect and read are.
-            self._timeout = aiohttp.ClientTimeout(
-                total=None, sock_connect=config.timeout, sock_read=config.timeout
-            )
-        method = call.route.method
-        request_id = str(uuid.uuid4())
-        headers = signed_headers(config.credentials, method, url, call.query or {})
-        headers[REQUEST_ID_HEADER] = request_id
-        if data is not None:
-            headers["Content-Type"] = JSON_CONTENT_TYPE
-        log_path = url[len(config.endpoint) :]
-        started = time.monotonic()
-        try:
-            # sock_read bounds each read; the deadline (entered once the headers are in) bounds
-            # the whole answer: a server that dribbles bytes would otherwise hold the call forever.
-            async with (
-                POOL.session(self.oos_conn_id).request(
-                    method, URL(url, encoded=True), data=data, headers=headers, timeout=self._timeout
-                ) as response,
-                _deadline(config.timeout),
-            ):
-                body = await response.read()
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            error = aiohttp_error(exc, method, path, request_id, config.timeout)
-            log_call(self.log, logging.WARNING, method, log_path, "no answer", request_id, started)
-            raise error from None
-        answered_id = response.headers.get(REQUEST_ID_HEADER)
-        # Polls are many: a good answer is a debug line here (the sync hook's calls are few).
-        level = logging.DEBUG if response.status < 400 else logging.WARNING
-        log_call(self.log, level, method, log_path, response.status, answered_id or request_id, started)
-        return parse_response(
-            response.status,
-            body,
-            request_id=answered_id,
-            sent_request_id=request_id,
-            method=method,
             path=path,
         )

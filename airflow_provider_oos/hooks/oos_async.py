@@ -1,0 +1,187 @@
+"""OosAsyncHook: the aiohttp side of the OOS API, for the trigger (import it from `hooks.oos`).
+
+Runs the same calls as OosHook (`airflow_provider_oos.operations`) through the same transport
+rules, on pooled sessions (`airflow_provider_oos.session_pool`). Each HTTP call writes one line
+through the hook's own logger; retry warnings go to the `airflow_provider_oos.hooks.oos` logger,
+as the sync hook's do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from airflow.sdk import BaseHook
+from tenacity import AsyncRetrying
+from typing_extensions import Unpack
+
+from airflow_provider_oos import operations as ops
+from airflow_provider_oos.auth import signed_headers
+from airflow_provider_oos.connection import CONN_TYPE, DEFAULT_CONN_ID, OosConnectionConfig, parse_connection
+from airflow_provider_oos.exceptions import OosApiError
+from airflow_provider_oos.models import Execution, ExecutionPage, TaskPage
+from airflow_provider_oos.operations import ApiCall, ExecutionFilters
+from airflow_provider_oos.session_pool import POOL
+from airflow_provider_oos.transport import (
+    JSON_CONTENT_TYPE,
+    REQUEST_ID_HEADER,
+    Route,
+    aiohttp_error,
+    call_not_available,
+    log_call,
+    parse_response,
+    query_string,
+    retry_settings,
+)
+
+if TYPE_CHECKING:
+    import aiohttp
+
+if sys.version_info >= (3, 11):
+    from asyncio import timeout as _deadline
+else:  # aiohttp brings async-timeout on Python 3.10
+    from async_timeout import timeout as _deadline
+
+# The sync hook's logger: one place to look for retry warnings of either hook.
+log = logging.getLogger("airflow_provider_oos.hooks.oos")
+T = TypeVar("T")
+
+
+async def _aget_connection(conn_id: str) -> Any:
+    aget = getattr(BaseHook, "aget_connection", None)
+    if aget is not None:
+        return await aget(conn_id)
+    from asgiref.sync import sync_to_async  # Airflow without the async lookup
+
+    return await sync_to_async(BaseHook.get_connection)(conn_id)
+
+
+class OosAsyncHook(BaseHook):
+    """The async side of the OOS API, for the trigger: an aiohttp session from the shared pool.
+
+    No I/O in `__init__`. Use it as `async with OosAsyncHook(...) as hook:` so the pooled session
+    closes when its last user leaves; without `async with`, call `close_all_sessions()`.
+
+    :param oos_conn_id: the `baidu_oos` connection to use.
+    """
+
+    conn_name_attr = "oos_conn_id"
+    default_conn_name = DEFAULT_CONN_ID
+    conn_type = CONN_TYPE
+    hook_name = "Baidu OOS (async)"
+
+    def __init__(self, oos_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.oos_conn_id = oos_conn_id
+        self._config: OosConnectionConfig | None = None
+        self._timeout: aiohttp.ClientTimeout | None = None
+        # One AsyncRetrying per route, reused by every poll: keeps per-call CPU low.
+        self._retrying: dict[Route, AsyncRetrying] = {}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(oos_conn_id={self.oos_conn_id!r})"
+
+    async def __aenter__(self) -> OosAsyncHook:
+        POOL.acquire(self.oos_conn_id)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await POOL.release(self.oos_conn_id)
+
+    async def get_config(self) -> OosConnectionConfig:
+        """The parsed connection, looked up (asynchronously) once per hook."""
+        if self._config is None:
+            self._config = parse_connection(await _aget_connection(self.oos_conn_id))
+        return self._config
+
+    async def get_execution(self, execution_id: str, *, with_log: bool = False) -> Execution:
+        """The execution `execution_id` (`d-…`); task logs only when `with_log` is True."""
+        return await self.run(ops.get_execution(execution_id, with_log=with_log))
+
+    async def list_executions(
+        self, *, page_no: int = 1, page_size: int = ops.MAX_PAGE_SIZE, **filters: Unpack[ExecutionFilters]
+    ) -> ExecutionPage:
+        """One page of executions; the filters of `OosHook.list_executions`. OpenAPI-only."""
+        return await self.run(ops.list_executions(page_no=page_no, page_size=page_size, **filters))
+
+    async def list_task_children(
+        self,
+        execution_id: str,
+        task_id: str,
+        *,
+        states: Sequence[str] | None = None,
+        page_no: int = 1,
+        page_size: int = ops.MAX_PAGE_SIZE,
+    ) -> TaskPage:
+        """One page of a task's children (its loop iterations). OpenAPI-only."""
+        return await self.run(
+            ops.list_task_children(execution_id, task_id, states=states, page_no=page_no, page_size=page_size)
+        )
+
+    async def run(self, call: ApiCall[T]) -> T:
+        """Send one call (retried by the retry policy) and read its result."""
+        config = await self.get_config()
+        path = config.base_path + call.route.path
+        url = config.endpoint + path + query_string(call.query)
+        data = ops.json_bytes(call.body) if call.body is not None else None
+        retrying = self._retrying.get(call.route)
+        if retrying is None:
+            retrying = self._retrying[call.route] = AsyncRetrying(**retry_settings(config, call.route, log))
+        try:
+            # Calling (not iterating) a Retrying keeps the attempt state per call, so one
+            # instance serves concurrent calls.
+            result: Any = await retrying(self._send_once, config, call, url, path, data)
+        except OosApiError as exc:
+            raise call_not_available(exc, call.route, config.base_path) from None
+        return call.read(result, path)
+
+    async def _send_once(
+        self, config: OosConnectionConfig, call: ApiCall[Any], url: str, path: str, data: bytes | None
+    ) -> Any:
+        import aiohttp
+        from yarl import URL
+
+        if self._timeout is None:
+            # Waiting for a free pooled connection is not a timeout: only connect and read are.
+            self._timeout = aiohttp.ClientTimeout(
+                total=None, sock_connect=config.timeout, sock_read=config.timeout
+            )
+        method = call.route.method
+        request_id = str(uuid.uuid4())
+        headers = signed_headers(config.credentials, method, url, call.query or {})
+        headers[REQUEST_ID_HEADER] = request_id
+        if data is not None:
+            headers["Content-Type"] = JSON_CONTENT_TYPE
+        log_path = url[len(config.endpoint) :]
+        started = time.monotonic()
+        try:
+            # sock_read bounds each read; the deadline (entered once the headers are in) bounds
+            # the whole answer: a server that dribbles bytes would otherwise hold the call forever.
+            async with (
+                POOL.session(self.oos_conn_id).request(
+                    method, URL(url, encoded=True), data=data, headers=headers, timeout=self._timeout
+                ) as response,
+                _deadline(config.timeout),
+            ):
+                body = await response.read()
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            error = aiohttp_error(exc, method, path, request_id, config.timeout)
+            log_call(self.log, logging.WARNING, method, log_path, "no answer", request_id, started)
+            raise error from None
+        answered_id = response.headers.get(REQUEST_ID_HEADER)
+        # Polls are many: a good answer is a debug line here (the sync hook's calls are few).
+        level = logging.DEBUG if response.status < 400 else logging.WARNING
+        log_call(self.log, level, method, log_path, response.status, answered_id or request_id, started)
+        return parse_response(
+            response.status,
+            body,
+            request_id=answered_id,
+            sent_request_id=request_id,
+            method=method,
+            path=path,
+        )
