@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -64,6 +65,9 @@ class Recorded:
         return json.loads(self.body) if self.body else None
 
 
+Responder = Callable[["ScriptedOosServer"], Reply]
+
+
 class _QuietServer(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -86,7 +90,7 @@ class ScriptedOosServer:
         self.secret_key = secret_key
         self.session_token = session_token
         self.requests: list[Recorded] = []
-        self._script: dict[tuple[str, str], deque[Reply]] = defaultdict(deque)
+        self._script: dict[tuple[str, str], deque[Reply | Responder]] = defaultdict(deque)
         self._lock = threading.Lock()
         self._httpd = _QuietServer(("127.0.0.1", port), self._handler_class())
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,), daemon=True)
@@ -127,8 +131,9 @@ class ScriptedOosServer:
 
     # -- scripting and inspection --------------------------------------------------------------
 
-    def script(self, method: str, path: str, *replies: Reply) -> None:
-        """Queue replies for `METHOD {base_path}{path}`, used in order, then the default."""
+    def script(self, method: str, path: str, *replies: Reply | Responder) -> None:
+        """Queue replies for `METHOD {base_path}{path}`, used in order, then the default. A reply may
+        be a function of the server (it sees every request so far) that returns the Reply."""
         with self._lock:
             self._script[(method, self.base_path + path)].extend(replies)
 
@@ -140,8 +145,9 @@ class ScriptedOosServer:
     def _next_reply(self, method: str, path: str, query: dict[str, str]) -> Reply:
         with self._lock:
             queue = self._script.get((method, path))
-            if queue:
-                return queue.popleft()
+            scripted = queue.popleft() if queue else None
+        if scripted is not None:
+            return scripted if isinstance(scripted, Reply) else scripted(self)
         if not path.startswith(self.base_path + "/v"):  # not a route of this server's path style
             return Reply(status=404, body=b"404 page not found", headers={"Content-Type": "text/plain"})
         if (method, path) == ("GET", self.base_path + "/v2/execution"):  # unscripted: a running execution
