@@ -256,11 +256,6 @@ class WaitingStateMachine:
         self._last: Execution | None = None
         self._paused = False
 
-    @property
-    def last_execution(self) -> Execution | None:
-        """The last successful read, if any."""
-        return self._last
-
     def next_action(self, observation: Execution | BaseException, now: float) -> WaitAction:
         """What to do after reading `observation` (the execution, or the error the read raised) at `now`."""
         if isinstance(observation, BaseException):

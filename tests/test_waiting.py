@@ -259,7 +259,7 @@ def test_a_good_read_resets_the_failure_count_and_permanent_errors_stop_at_once(
     gone = wait.next_action(OosNotFoundError("no such execution", status=404), 0.0)
     assert isinstance(gone, Stop) and gone.reason is StopReason.API_ERROR
     assert "after 2 failed API call(s) in a row" in gone.message  # no waiting out a 404
-    assert wait.last_execution is not None and wait.last_execution.state == "RUNNING"
+    assert gone.execution is not None and gone.execution.state == "RUNNING"  # the last good read
 
 
 def test_deadline_clamps_the_sleep_then_stops_with_the_last_state() -> None:

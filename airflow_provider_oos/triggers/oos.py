@@ -26,10 +26,11 @@ from airflow_provider_oos.waiting import (
 )
 
 if TYPE_CHECKING:
-    from airflow_provider_oos.hooks.oos import OosAsyncHook
+    from airflow_provider_oos.hooks.oos_async import OosAsyncHook
     from airflow_provider_oos.models import Execution
 
-_HOOK_MODULE = "airflow_provider_oos.hooks.oos"
+# The async hook's own module: `hooks.oos` re-exports it but also loads the sync hook and requests.
+_HOOK_MODULE = "airflow_provider_oos.hooks.oos_async"
 _loaded_hook_class: list[type[OosAsyncHook]] = []  # filled by the first trigger that runs
 
 
