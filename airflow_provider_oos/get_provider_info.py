@@ -72,8 +72,8 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
 }
 
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
-    # The port stays visible: Airflow's Test button (3.1 and 3.3) posts a stored connection's
-    # port as a number, 0 when none is set, and the test then fails; with a port set it works.
+    # The port stays visible: Airflow 3.3's Test button posts a stored connection's port as a
+    # number, 0 when none is set, and the API then refuses the test; with a port set it works.
     "hidden-fields": ["schema"],
     "relabeling": {"login": "Access Key ID", "password": "Secret Access Key", "host": "Endpoint"},
     "placeholders": {

@@ -50,8 +50,8 @@ def test_provider_info_content() -> None:
         "host": "Endpoint",
     }
     assert set(conn["ui-field-behaviour"]["hidden-fields"]) == {"schema"}
-    # Issue 11: the Test button posts a stored connection's port (0 when unset) and the test then
-    # fails, so users must be able to set the port; and no literal "null" Scheme choice.
+    # Issue 11: Airflow 3.3's Test button posts a stored connection's port (0 when unset) and the
+    # API then refuses the test, so users must be able to set the port; no literal "null" Scheme.
     assert "port" in conn["ui-field-behaviour"]["placeholders"]
     assert conn["conn-fields"]["scheme"]["schema"]["enum"] == ["https", "http"]
     assert info["extra-links"] == ["airflow_provider_oos.links.oos.OosExecutionLink"]
