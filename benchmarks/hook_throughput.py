@@ -148,7 +148,7 @@ async def _async_costs(execution_id: str, calls: int) -> dict[str, float]:
     of one poll); `lookup_cpu_ms`: CPU of `get_config()` on a new hook (connection lookup and
     parsing, paid once per trigger run).
     """
-    from airflow_provider_oos.hooks.oos import OosAsyncHook
+    from airflow_provider_oos.hooks.oos_async import OosAsyncHook
     from airflow_provider_oos.session_pool import close_all_sessions
 
     hook = OosAsyncHook(oos_conn_id="oos_bench_hook")

@@ -338,7 +338,7 @@ def main() -> None:
     # Import what a running triggerer already has loaded, then let the parent create the executions.
     import aiohttp  # noqa: F401
 
-    import airflow_provider_oos.hooks.oos
+    import airflow_provider_oos.hooks.oos_async
     import airflow_provider_oos.triggers.oos  # noqa: F401
 
     Path(args.ids).touch()
