@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 from enum import Enum
-from typing import Any, ClassVar
+from typing import Any
 
 from pydantic import (
+    AliasChoices,
     Field,
     field_validator,
 )
@@ -64,8 +65,7 @@ def is_known(state: str | None) -> bool:
 
 
 class Tag(OosModel):
-    """A tag. Template tags are `{"key", "value"}`, execution tags `{"tagKey", "tagValue"}`:
-    both are read, and a tag is written back in the shape it came in.
+    """A template tag, `{"key", "value"}` (the execution tag spelling `tagKey`/`tagValue` is read too).
 
     :param key: the tag key.
     :param value: the tag value.
@@ -73,9 +73,8 @@ class Tag(OosModel):
 
     _DECIDED = frozenset({"key"})
     _STRICT = True
-    _RENAMES: ClassVar[dict[str, str]] = {"tagKey": "key", "tagValue": "value"}
-    key: str
-    value: str | None = None
+    key: str = Field(validation_alias=AliasChoices("key", "tagKey"))
+    value: str | None = Field(default=None, validation_alias=AliasChoices("value", "tagValue"))
 
     def to_execution_tag(self) -> dict[str, Any]:
         """The published shape of an execution tag."""
@@ -84,6 +83,16 @@ class Tag(OosModel):
     def to_template_tag(self) -> dict[str, Any]:
         """The published shape of a template tag."""
         return {"key": self.key, "value": "" if self.value is None else self.value}
+
+
+class ExecutionTag(Tag):
+    """An execution tag, `{"tagKey", "tagValue"}` (the template tag spelling `key`/`value` is read
+    too); written in the published execution shape."""
+
+    key: str = Field(alias="tagKey", validation_alias=AliasChoices("tagKey", "key"))
+    value: str | None = Field(
+        default=None, alias="tagValue", validation_alias=AliasChoices("tagValue", "value")
+    )
 
 
 class Link(OosModel):
@@ -163,7 +172,7 @@ class TaskLog(OosModel):
     @property
     def text(self) -> str:
         """The message as text, whatever JSON it came as."""
-        raw = (self._unread or {}).get("msg", self.msg)
+        raw = (self.model_extra or {}).get("msg", self.msg)  # an unreadable msg is kept raw
         return raw if isinstance(raw, str) else "" if raw is None else json.dumps(raw)
 
 
@@ -221,7 +230,7 @@ class Execution(OosModel):
     finished_timestamp: int | None = None
     state: str | None = None
     properties: dict[str, Any] | None = None
-    tags: list[Tag] | None = None
+    tags: list[ExecutionTag] | None = None
     tasks: list[Task] = Field(default_factory=list)
     trigger: str | None = None
     reason: str | None = None
@@ -302,16 +311,20 @@ class ExecutionPage(Page):
 
 
 class TaskPage(Page):
-    """One page of task children (loop iterations). The generated SDK names the items
-    `children` and the count `total`; `tasks` and `totalCount` are read too.
+    """One page of task children (loop iterations), named as the generated SDK names them: the
+    items `children`, the count `total` (`tasks` and `totalCount` are read too).
 
     :param tasks: the children of this page.
     :param total_count: how many match, over all pages.
     """
 
     _DECIDED = frozenset({"tasks"})
-    _RENAMES: ClassVar[dict[str, str]] = {"children": "tasks", "total": "totalCount"}
-    tasks: list[Task] = Field(default_factory=list)
+    tasks: list[Task] = Field(
+        default_factory=list, alias="children", validation_alias=AliasChoices("children", "tasks")
+    )
+    total_count: int | None = Field(
+        default=None, alias="total", validation_alias=AliasChoices("total", "totalCount")
+    )
 
 
 class ActionType(OosModel):

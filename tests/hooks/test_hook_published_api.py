@@ -81,7 +81,11 @@ def test_execution_tags_are_read_in_both_shapes(
     oos_server.script("GET", "/v2/execution", Reply(json=answer(tags=tags)))
     execution = make_hook(monkeypatch, oos_server).get_execution("d-1")
     assert execution.tag_map() == {"team": "ops", "env": "prod"}
-    assert execution.to_api()["tags"] == tags  # each tag written back in the shape it came in
+    # Written out again in the published execution-tag shape.
+    assert execution.to_api()["tags"] == [
+        {"tagKey": "team", "tagValue": "ops"},
+        {"tagKey": "env", "tagValue": "prod"},
+    ]
 
 
 def test_execution_tags_are_sent_as_tag_key_and_value(
