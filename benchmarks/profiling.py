@@ -27,6 +27,7 @@ COMPONENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("http.client/email (stdlib)", ("/http/client.py", "/email/")),
     ("asyncio event loop", ("/asyncio/", "/selectors.py")),
     ("tenacity (retries)", ("/tenacity/",)),
+    ("threads (asgiref, concurrent.futures)", ("/threading.py", "/concurrent/", "/asgiref/", "/queue.py")),
     ("logging", ("/logging/", "/structlog/", "/_shared/logging/", "/sdk/log.py", "logging_mixin.py")),
     ("pydantic/json", ("/pydantic", "/json/")),
     ("uuid/urllib.parse/typing (stdlib)", ("/uuid.py", "/urllib/", "/typing.py", "_collections_abc")),
