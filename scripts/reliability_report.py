@@ -91,6 +91,7 @@ def render(figures: dict[str, dict[str, Any]], run: dict[str, Any]) -> str:
         ]
     titles = [
         ("create under faults", "Create under faults (40 % of creates: 500 / 503 / 429 / dropped)"),
+        ("exactly-once create", "Exactly-once create (answers lost after the create was committed)"),
         ("signature abuse", "Signature abuse"),
         ("bad input", "Bad-input catalogue"),
         ("secrets", "Secrets (canary key and token)"),
