@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from airflow_provider_oos.exceptions import (
     OosExecutionPausedError,
     OosExecutionTimeoutError,
 )
+from airflow_provider_oos.hooks.create_token import CREATE_TOKEN_TAG
 from airflow_provider_oos.operators.oos import OosCreateExecutionOperator
 from airflow_provider_oos.triggers.oos import OosExecutionTrigger
 from tests.support.oos_task_helpers import (
@@ -93,6 +95,8 @@ def test_success_in_worker(emulator: EmulatorHandle, capsys: pytest.CaptureFixtu
     from airflow_provider_oos.hooks.oos import OosHook
 
     tags = {tag.key: tag.value for tag in OosHook().get_execution(execution_id).tags or []}
+    # The hook adds its own once-only create token (hooks/create_token.py) next to ours.
+    assert re.fullmatch(r"[0-9a-f]{32}", tags.pop(CREATE_TOKEN_TAG, ""))
     assert tags == {
         "team": "ops",
         "airflow-dag": "test_dag",
