@@ -11,7 +11,14 @@ import pytest
 from airflow_provider_oos.emulator.process import EmulatorHandle
 from airflow_provider_oos.triggers.oos import OosExecutionTrigger
 from tests.support.oos_server import Reply, ScriptedOosServer
-from tests.support.oos_task_helpers import FAST_RETRY_EXTRAS, connection_json, run_trigger, shell, template
+from tests.support.oos_task_helpers import (
+    FAST_RETRY_EXTRAS,
+    connection_json,
+    run_trigger,
+    shell,
+    template,
+    wait_for_state,
+)
 
 CLASSPATH = "airflow_provider_oos.triggers.oos.OosExecutionTrigger"
 
@@ -65,6 +72,8 @@ async def test_yields_exactly_one_success_event(emulator: EmulatorHandle) -> Non
 
 async def test_deadline_already_passed_reports_timeout_after_one_look(emulator: EmulatorHandle) -> None:
     execution_id = await asyncio.to_thread(start, "# emulator: sleep 100")
+    # On a busy machine the first look could still find it PENDING; the look itself is what counts.
+    await asyncio.to_thread(wait_for_state, emulator, execution_id, {"RUNNING"})
     events = await run_trigger(OosExecutionTrigger(execution_id, poll_interval=5, deadline=time.time() - 1))
     assert [(e["status"], e["state"]) for e in events] == [("timeout", "RUNNING")]
 
