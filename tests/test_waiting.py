@@ -228,9 +228,6 @@ def test_progress_reporter_logs_changes_only(caplog: pytest.LogCaptureFixture) -
     assert len([m for m in messages if "unknown to this provider" in m]) == 1
 
 
-# ---- the state machine: errors, deadline, pauses, failures ---------------------------------------
-
-
 def machine(**kwargs: Any) -> WaitingStateMachine:
     kwargs.setdefault("poll_interval", 1)
     return WaitingStateMachine("d-1", URL, **kwargs)
