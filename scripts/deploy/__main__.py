@@ -88,6 +88,7 @@ def start() -> int:
         stop()
     shutil.rmtree(DEPLOY_DIR, ignore_errors=True)
     AIRFLOW_HOME.mkdir(parents=True)
+    (DEPLOY_DIR / "failover_dags").mkdir()  # the second DAG bundle (`make failover` fills it)
     use_postgres = postgres.bin_dir() is not None
     state = State(
         api_port=free_port(PREFERRED_PORTS["api"]),

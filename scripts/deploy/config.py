@@ -135,6 +135,15 @@ def connection(state: State) -> dict[str, Any]:
 
 def airflow_cfg(state: State) -> str:
     """The deployment's airflow.cfg: LocalExecutor, the example DAGs, simple auth, tests enabled."""
+    local_bundle = "airflow.dag_processing.bundles.local.LocalDagBundle"
+    bundles = [
+        {"name": "dags-folder", "classpath": local_bundle, "kwargs": {"path": str(EXAMPLE_DAGS)}},
+        {
+            "name": "oos-failover",
+            "classpath": local_bundle,
+            "kwargs": {"path": str(DEPLOY_DIR / "failover_dags"), "refresh_interval": 5},
+        },
+    ]
     settings: dict[str, dict[str, Any]] = {
         "core": {
             "dags_folder": EXAMPLE_DAGS,
@@ -161,7 +170,8 @@ def airflow_cfg(state: State) -> str:
         },
         "api_auth": {"jwt_secret": state.secrets["jwt_secret"]},
         "scheduler": {"use_job_schedule": False},
-        "dag_processor": {"refresh_interval": 30},
+        # Two bundles: the examples, and the folder `make failover` writes its DAG into.
+        "dag_processor": {"refresh_interval": 30, "dag_bundle_config_list": json.dumps(bundles)},
         "logging": {
             "base_log_folder": AIRFLOW_HOME / "logs",
             "worker_log_server_port": state.log_ports["worker"],
