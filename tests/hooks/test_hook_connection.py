@@ -220,3 +220,25 @@ def test_scheme_help_text_matches_the_code() -> None:
         assert bare.endpoint == f"{saved_by_the_form}://127.0.0.1:8765"
     described = CONN_FIELDS["base_path"]["description"]
     assert "/api/logic/oos" in described and '""' in described and "OpenAPI" in described
+
+
+def test_a_connection_saved_with_the_form_defaults_makes_airflow_warn_about_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 11, item 10b: Airflow masks every string extra of a connection it loads and warns
+    once per process about any shorter than 5 characters, sensitive or not. The form's defaults
+    are what the UI saves: none of them may be that short (the region's default lives in the code)."""
+    from airflow.sdk._shared.secrets_masker.secrets_masker import SecretsMasker
+
+    from airflow_provider_oos.get_provider_info import CONN_FIELDS
+
+    defaults = {
+        name: spec["schema"]["default"] for name, spec in CONN_FIELDS.items() if "default" in spec["schema"]
+    }
+    assert {"scheme", "base_path"} <= set(defaults)
+    conn = {"conn_type": "baidu_oos", "login": "ak", "password": SECRET_KEY, "extra": defaults}
+    monkeypatch.setenv("AIRFLOW_CONN_OOS_FORM_DEFAULTS", json.dumps(conn))
+    monkeypatch.setattr(SecretsMasker, "_has_warned_short_secret", False)
+    config = parse_connection(BaseHook.get_connection("oos_form_defaults"))  # Airflow masks the extras here
+    assert not SecretsMasker._has_warned_short_secret
+    assert config.region == "bj" and config.endpoint == "https://oos.bj.baidubce.com"
