@@ -217,16 +217,21 @@ class WaitingStateMachine:
     :param timeout: the wait's limit in seconds, only to name it in the timeout message.
     :param max_consecutive_failures: API failures in a row (each already retried by the hook) after
         which the wait gives up.
+    :param keep_last_read: keep the whole last Execution read, for a timeout or an API error to
+        carry; False keeps only its state and finish time (the trigger's events carry no more), so
+        thousands of waits sleeping between reads do not each hold a parsed execution.
     """
 
     __slots__ = (
         "_failures",
         "_last",
+        "_last_seen",
         "_paused",
         "_progress",
         "console_url",
         "deadline",
         "execution_id",
+        "keep_last_read",
         "max_consecutive_failures",
         "on_paused",
         "poll_interval",
@@ -243,6 +248,7 @@ class WaitingStateMachine:
         deadline: float | None = None,
         timeout: float | None = None,
         max_consecutive_failures: int = MAX_CONSECUTIVE_API_FAILURES,
+        keep_last_read: bool = True,
     ) -> None:
         self.execution_id = execution_id
         self.console_url = console_url
@@ -251,9 +257,11 @@ class WaitingStateMachine:
         self.deadline = deadline
         self.timeout = timeout
         self.max_consecutive_failures = max_consecutive_failures
+        self.keep_last_read = keep_last_read
         self._progress = ProgressTracker(execution_id)
         self._failures = 0
-        self._last: Execution | None = None
+        self._last: Execution | None = None  # the whole last read, when kept
+        self._last_seen: tuple[str | None, int | None] | None = None  # its state and finish time
         self._paused = False
 
     def next_action(self, observation: Execution | BaseException, now: float) -> WaitAction:
@@ -264,7 +272,9 @@ class WaitingStateMachine:
 
     def _after_read(self, execution: Execution, now: float) -> WaitAction:
         self._failures = 0
-        self._last = execution
+        self._last_seen = (execution.state, execution.finished_timestamp)
+        if self.keep_last_read:
+            self._last = execution
         outcome = classify(execution)
         notes = self._progress.notes(execution, unknown=outcome is Outcome.UNKNOWN)
         paused = outcome is Outcome.PAUSED
@@ -292,13 +302,20 @@ class WaitingStateMachine:
                 f"Giving up on OOS execution {self.execution_id} after {self._failures} failed "
                 f"API call(s) in a row: {error}"
             )
-            return Stop(StopReason.API_ERROR, message, self.execution_id, self._last, error)
+            return Stop(StopReason.API_ERROR, message, self.execution_id, self._last_known(), error)
         delay = backoff_seconds(self.poll_interval, self._failures)
         note = Note(
             logging.WARNING,
             f"Could not read OOS execution {self.execution_id} ({error}); retry in {delay:g} s.",
         )
         return self._sleep(delay, now, (note,), None, False, False)
+
+    def _last_known(self) -> Execution | None:
+        """The last read: whole, or (``keep_last_read=False``) rebuilt from its state and finish time."""
+        if self._last is not None or self._last_seen is None:
+            return self._last
+        state, finished = self._last_seen
+        return Execution(id=self.execution_id, state=state, finished_timestamp=finished)
 
     def _sleep(
         self,
@@ -312,9 +329,9 @@ class WaitingStateMachine:
         if self.deadline is not None:
             remaining = self.deadline - now
             if remaining <= 0:
-                state = self._last.state if self._last else None
+                state = self._last_seen[0] if self._last_seen else None
                 message = describe_timeout(self.execution_id, self.timeout, state, self.console_url)
-                return Stop(StopReason.TIMEOUT, message, self.execution_id, self._last, notes=notes)
+                return Stop(StopReason.TIMEOUT, message, self.execution_id, self._last_known(), notes=notes)
             delay = min(delay, remaining)
         return Sleep(delay, execution, paused, pause_began, notes)
 

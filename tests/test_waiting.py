@@ -275,6 +275,35 @@ def test_deadline_clamps_the_sleep_then_stops_with_the_last_state() -> None:
     assert isinstance(done_late, Finish)  # a final state read after the deadline still counts
 
 
+def test_without_keeping_the_last_read_a_stop_still_carries_its_state_and_finish_time() -> None:
+    # What the trigger uses: between reads the machine holds the state and finish time, not the read.
+    wait = machine(poll_interval=30, deadline=100.0, keep_last_read=False)
+    read = Execution.model_validate(
+        {
+            "id": "d-1",
+            "state": "RUNNING",
+            "finishedTimestamp": 1_700_000_000_000,
+            "tasks": [step("a", "RUNNING")],
+        }
+    )
+    assert isinstance(wait.next_action(read, 90.0), Sleep)
+    assert wait._last is None  # the read itself is not kept
+    late = wait.next_action(OSError("refused"), 100.0)
+    assert isinstance(late, Stop) and late.reason is StopReason.TIMEOUT
+    assert "last known state: RUNNING" in late.message
+    assert late.execution is not None and late.execution.id == "d-1" and late.execution.state == "RUNNING"
+    assert late.execution.finished_timestamp == 1_700_000_000_000 and late.execution.tasks == []
+    gone = machine(keep_last_read=False)
+    gone.next_action(read, 0.0)
+    stop = gone.next_action(OosNotFoundError("no such execution", status=404), 0.0)
+    assert isinstance(stop, Stop) and stop.execution is not None and stop.execution.state == "RUNNING"
+    # The default keeps the whole read (the worker loop's timeout error carries it).
+    kept = machine(poll_interval=30, deadline=100.0)
+    kept.next_action(read, 90.0)
+    whole = kept.next_action(OSError("refused"), 100.0)
+    assert isinstance(whole, Stop) and whole.execution is read
+
+
 def test_each_pause_begins_once_and_fail_stops_on_it() -> None:
     wait = machine()
     paused = execution("PAUSED", step("approve", "RUNNING"))

@@ -125,12 +125,15 @@ class OosExecutionTrigger(BaseTrigger):
             poll_interval=self.poll_interval,
             on_paused=self.on_paused,
             deadline=self.deadline,
+            keep_last_read=False,  # the event carries the state and finish time only
         )
         while True:
             action = machine.next_action(await self._read(hook), time.time())
             log_notes(self.log, action.notes)
             if isinstance(action, Sleep):
-                await asyncio.sleep(action.seconds)
+                delay = action.seconds
+                del action  # sleep without the read just made: thousands of waits would each hold one
+                await asyncio.sleep(delay)
                 continue
             if isinstance(action, Finish):
                 message = f"OOS execution {self.execution_id} succeeded."
