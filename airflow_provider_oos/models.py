@@ -23,6 +23,8 @@ from airflow_provider_oos.model_base import OosModel
 
 
 class ExecutionState(str, Enum):
+    """The published execution states (a state not listed here is read as is, and is not final)."""
+
     PENDING = "PENDING"
     RUNNING = "RUNNING"
     PAUSED = "PAUSED"
@@ -96,6 +98,12 @@ class ExecutionTag(Tag):
 
 
 class Link(OosModel):
+    """An edge of a non-linear template.
+
+    :param src: the step it starts from.
+    :param dst: the step it leads to.
+    """
+
     _STRICT = True
     src: str
     dst: str
@@ -110,7 +118,13 @@ class Control(OosModel):
 
 
 class TemplateOperator(OosModel):
-    """One step of an OOS template (not an Airflow operator)."""
+    """One step of an OOS template (not an Airflow operator). Other published fields are kept as sent.
+
+    :param name: the step name, unique in its template.
+    :param operator: the action type, e.g. `BCE::BCC::StopInstance`.
+    :param retries: retries of the step; `retry_interval` and `timeout` are milliseconds.
+    :param properties: the action's input; `{"Ref": "name"}` refers to an execution property.
+    """
 
     _DECIDED = frozenset({"name"})
     _STRICT = True
@@ -131,7 +145,12 @@ class TemplateOperator(OosModel):
 
 
 class Property(OosModel):
-    """A template parameter."""
+    """A template parameter.
+
+    :param name: the parameter name.
+    :param type: string, number, boolean, list, object, bccInstance or hpasInstance.
+    :param required: whether an execution must give it.
+    """
 
     _DECIDED = frozenset({"name"})
     _STRICT = True
@@ -148,6 +167,15 @@ class Property(OosModel):
 
 
 class Template(OosModel):
+    """An OOS template: stored (`id`, or `ref` when running it) or inline (`name` and `operators`).
+
+    :param name: unique per user.
+    :param ref: the id of an existing template, to run it.
+    :param linear: steps run in order; otherwise `links` give the graph.
+    :param operators: the steps.
+    :param properties: the parameters an execution gives.
+    """
+
     _STRICT = True
     id: str | None = None
     name: str | None = None
@@ -162,7 +190,11 @@ class Template(OosModel):
 
 
 class TaskLog(OosModel):
-    """One log line of a task (only with `withLog`). The timestamp's format is not published."""
+    """One log line of a task (only with `withLog`). The timestamp's format is not published.
+
+    :param timestamp: a string in every SDK; a number is read too.
+    :param msg: the message; `text` gives it as text whatever JSON it came as.
+    """
 
     timestamp: str | int | float | None = None
     level: str | None = None
@@ -178,6 +210,13 @@ class TaskLog(OosModel):
 
 class Task(OosModel):
     """One step run of an execution; `children` are its loop iterations.
+
+    :param id: the task id (`t-…`).
+    :param state: PENDING, RUNNING, SUCCESS, FAILED, UP_FOR_RETRY, UPSTREAM_FAILED, SKIPPED, …
+    :param operator: the step; its `name` is the step name.
+    :param reason: why it failed; `error_code` the service's code for it.
+    :param loop_index: which loop iteration a child is.
+    :param output_context: the step's outputs (any JSON).
 
     `log` is None when the execution was read without `withLog`.
     """
@@ -221,6 +260,15 @@ class Task(OosModel):
 
 
 class Execution(OosModel):
+    """An execution (`d-…`) of a template.
+
+    :param id: the execution id.
+    :param state: see `ExecutionState`; unknown states are not final.
+    :param tasks: the step runs.
+    :param tags: execution tags (`tag_map()` gives them as a dict).
+    :param reason: why it failed; `error_code` the service's code for it.
+    """
+
     _DECIDED = frozenset({"id", "state", "tasks", "reason"})
     id: str
     description: str | None = None
@@ -287,6 +335,8 @@ class Execution(OosModel):
 
 
 class Page(OosModel):
+    """The paging fields every list answer carries."""
+
     order_by: str | None = None
     order: str | None = None
     page_no: int | None = None
@@ -295,6 +345,8 @@ class Page(OosModel):
 
 
 class TemplatePage(Page):
+    """One page of list-templates."""
+
     _DECIDED = frozenset({"templates"})
     templates: list[Template] = Field(default_factory=list)
 
@@ -336,6 +388,8 @@ class ActionType(OosModel):
 
 
 class OperatorPage(Page):
+    """One page of the action types (`operators`); the v2 list adds `categories` (kept as sent)."""
+
     _DECIDED = frozenset({"operators"})
     operators: list[ActionType] = Field(default_factory=list)
 
