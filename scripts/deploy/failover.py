@@ -63,8 +63,14 @@ class Deployment:
             return list(conn.execute(text(query), params))
 
     def task_states(self, run_id: str) -> dict[int, str | None]:
-        answer = self.rest("GET", f"dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}/taskInstances?limit=1000")
-        return {ti["map_index"]: ti["state"] for ti in answer["task_instances"]}
+        """Map index -> state, page by page (the API answers at most 100 a page)."""
+        states: dict[int, str | None] = {}
+        path = f"dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}/taskInstances"
+        while True:
+            page = self.rest("GET", path, params={"limit": 100, "offset": len(states)})
+            states.update({ti["map_index"]: ti["state"] for ti in page["task_instances"]})
+            if not page["task_instances"] or len(states) >= page["total_entries"]:
+                return states
 
     def trigger_spread(self, run_id: str) -> Counter[int | None]:
         """Triggerer job id -> triggers of this run it holds (None: not assigned yet)."""
