@@ -77,10 +77,7 @@ def summarize(execution: Execution, console_url: str) -> dict[str, Any]:
         "execution_id": execution.id,
         "state": execution.state,
         "console_url": console_url,
-        "tasks": {
-            task.name: {"state": task.state, "outputs": dict(task.output_context or {})}
-            for task in execution.tasks
-        },
+        "tasks": {task.name: {"state": task.state, "outputs": task.outputs} for task in execution.tasks},
     }
 
 

@@ -93,6 +93,15 @@ def test_summarize_lists_each_step_with_outputs() -> None:
     }
 
 
+def test_summarize_keeps_outputs_that_are_not_an_object() -> None:
+    # outputContext may hold any JSON (oos-api.md): a summary must never fail on it
+    ex = execution("SUCCESS", step("list", "SUCCESS", outputContext=["i-1", "i-2"]), step("none", "SUCCESS"))
+    assert summarize(ex, URL)["tasks"] == {
+        "list": {"state": "SUCCESS", "outputs": {"value": ["i-1", "i-2"]}},
+        "none": {"state": "SUCCESS", "outputs": {}},
+    }
+
+
 def test_describe_failure_names_execution_step_reason_and_log_tail() -> None:
     logs = [{"timestamp": i, "level": "INFO", "msg": f"line {i}"} for i in range(8)]
     ex = execution(
