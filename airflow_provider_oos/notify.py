@@ -14,13 +14,16 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
 from typing import Any
 
 from airflow_provider_oos.models import TASK_FINAL_STATES, Execution, is_paused
+from airflow_provider_oos.window import describe_window_closed
 
 Notifier = Callable[[Any], Any]
 PAUSED_EVENT = "paused"
 WINDOW_CLOSED_EVENT = "window_closed"
+ATTENTION_STATUS = "attention"  # the trigger event's status for a pause or a window end
 _PLAIN_PAUSE = "paused"
 
 
@@ -71,6 +74,61 @@ class PauseWatch:
         new = key is not None and key != self.last_key
         self.last_key = key
         return new
+
+
+def describe_paused(execution: Execution, console_url: str | None) -> str:
+    key = pause_key(execution) or ""
+    where = f" at {key}" if key.startswith("manual step") else ""
+    link = f" Resume, approve or cancel it in the console: {console_url}" if console_url else ""
+    return f"OOS execution {execution.id} is PAUSED{where} and waits for a person.{link}"
+
+
+class TriggerAttention:
+    """What a trigger fires besides the outcome: a new pause (only when the task has pause
+    callbacks) or the window end while the execution runs. Pure; the task does the notifying.
+
+    :param stop_on_pause: fire an event on each new pause.
+    :param last_pause_key: the pause the task already notified (see `pause_key`).
+    :param window_end: epoch seconds when the window closes; None: not watched (or reported).
+    """
+
+    def __init__(self, stop_on_pause: bool, last_pause_key: str | None, window_end: float | None) -> None:
+        self.stop_on_pause = stop_on_pause
+        self.pauses = PauseWatch(last_pause_key) if stop_on_pause else None
+        self.window_end = window_end
+
+    def kwargs(self) -> dict[str, Any]:
+        """The trigger kwargs to serialize: only the ones set, so a plain wait's row stays as it was."""
+        values: dict[str, Any] = {"stop_on_pause": self.stop_on_pause, "window_end": self.window_end}
+        if self.pauses is not None:
+            values["last_pause_key"] = self.pauses.last_key
+        return {key: value for key, value in values.items() if value not in (None, False)}
+
+    def sleep_seconds(self, delay: float, now: float) -> float:
+        """Wake up at the window end to report it on time."""
+        return delay if self.window_end is None else max(0.0, min(delay, self.window_end - now))
+
+    def check(self, execution: Execution, now: float, console_url: str | None) -> dict[str, Any] | None:
+        """The event fields when `execution` (not final) needs a person now, else None."""
+        if self.pauses is not None and self.pauses.observe(execution):
+            kind, message = PAUSED_EVENT, describe_paused(execution, console_url)
+        elif self.window_end is not None and now >= self.window_end:
+            end = datetime.fromtimestamp(self.window_end, timezone.utc)
+            at = datetime.fromtimestamp(now, timezone.utc)
+            kind, message = (
+                WINDOW_CLOSED_EVENT,
+                describe_window_closed(execution.id, end, at, execution.state, console_url),
+            )
+            self.window_end = None  # reported
+        else:
+            return None
+        return {
+            "status": ATTENTION_STATUS,
+            "attention": kind,
+            "message": message,
+            "pause_key": self.pauses.last_key if self.pauses is not None else None,
+            "window_end": self.window_end,
+        }
 
 
 def _fresh(notifier: Notifier) -> Notifier:

@@ -12,10 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+from typing_extensions import Unpack
 
 from airflow_provider_oos.exceptions import OosNotFoundError
 from airflow_provider_oos.models import Execution, is_failed, is_successful
+
+if TYPE_CHECKING:
+    from airflow_provider_oos.operations import ExecutionFilters
 
 DAG_TAG, RUN_TAG, TASK_TAG, MAP_INDEX_TAG = "airflow-dag", "airflow-run", "airflow-task", "airflow-map-index"
 IDENTITY_TAGS = (DAG_TAG, RUN_TAG, TASK_TAG, MAP_INDEX_TAG)
@@ -28,7 +33,9 @@ CLOCK_SKEW_MS = 15 * 60 * 1000
 class ExecutionLister(Protocol):
     """The read call reattach needs (OosHook has it)."""
 
-    def iter_executions(self, **filters: Any) -> Iterator[Execution]: ...
+    def iter_executions(
+        self, *, page_size: int = ..., **filters: Unpack[ExecutionFilters]
+    ) -> Iterator[Execution]: ...
 
 
 def task_instance_tags(ti: Any) -> dict[str, str]:
@@ -83,7 +90,7 @@ def find_earlier_try(
     An endpoint without the list call (404) means reattach cannot work there: say so, create.
     """
     start = (since_ms if since_ms is not None else now_ms - DEFAULT_LOOKBACK_MS) - CLOCK_SKEW_MS
-    filters: dict[str, Any] = {"start_time": max(start, 0)}
+    filters: ExecutionFilters = {"start_time": max(start, 0)}
     if template_name:
         filters["template_name"] = template_name
     try:

@@ -19,7 +19,8 @@ from airflow_provider_oos.notify import (
     WINDOW_CLOSED_EVENT,
     Notifier,
     PauseWatch,
-    pause_key,
+    TriggerAttention,
+    describe_paused,
     send_notifications,
 )
 from airflow_provider_oos.reattach import (
@@ -113,13 +114,6 @@ def look_for_earlier_try(
     return decision
 
 
-def describe_paused(execution: Execution, console_url: str | None) -> str:
-    key = pause_key(execution) or ""
-    where = f" at {key}" if key.startswith("manual step") else ""
-    link = f" Resume, approve or cancel it in the console: {console_url}" if console_url else ""
-    return f"OOS execution {execution.id} is PAUSED{where} and waits for a person.{link}"
-
-
 class Attention:
     """Tells a person, from the worker, once per pause and once when the window closes mid-run.
 
@@ -184,8 +178,32 @@ class Attention:
     def trigger_kwargs(self) -> dict[str, Any]:
         """What a trigger needs to fire an event (never to notify) at the next pause or the window end."""
         end = self.window.window_end
-        return {
-            "stop_on_pause": bool(self.pause_callbacks),
-            "last_pause_key": self.pauses.last_key,
-            "window_end": end.timestamp() if end is not None and not self.window.warned else None,
-        }
+        return TriggerAttention(
+            stop_on_pause=bool(self.pause_callbacks),
+            last_pause_key=self.pauses.last_key,
+            window_end=end.timestamp() if end is not None and not self.window.warned else None,
+        ).kwargs()
+
+    def after_event(
+        self, event: Mapping[str, Any], context: Mapping[str, Any], log: logging.Logger | Any
+    ) -> dict[str, Any]:
+        """A trigger's attention event, in the worker: log it, call the notifiers, and return the
+        kwargs of the trigger to defer to next (the same deadline; this pause or window end done)."""
+        kind = str(event.get("attention"))
+        message = str(event.get("message") or "")
+        log.warning("%s", message)
+        send_notifications(
+            self.pause_callbacks if kind == PAUSED_EVENT else self.window_closed_callbacks,
+            context,
+            event=kind,
+            execution_id=str(event.get("execution_id")),
+            console_url=event.get("console_url") or None,
+            message=message,
+            log=log,
+        )
+        follow_up = TriggerAttention(
+            stop_on_pause=bool(self.pause_callbacks),
+            last_pause_key=event.get("pause_key"),
+            window_end=event.get("window_end"),
+        )
+        return {"deadline": event.get("deadline"), **follow_up.kwargs()}

@@ -14,6 +14,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_oos.links.oos import OosExecutionLink
 from airflow_provider_oos.models import Template, is_final, is_successful
+from airflow_provider_oos.notify import ATTENTION_STATUS, validate_notifiers
 from airflow_provider_oos.operators.base import OOS_TEMPLATE_FIELDS, OosBaseOperatorMixin
 from airflow_provider_oos.operators.execution_request import (
     ExecutionRequest,
@@ -24,8 +25,10 @@ from airflow_provider_oos.operators.execution_request import (
 )
 from airflow_provider_oos.operators.resumable import HAS_TASK_STATE_STORE, ResumableJobMixin
 from airflow_provider_oos.operators.templates import OosDeleteTemplateOperator, OosUpsertTemplateOperator
-from airflow_provider_oos.reattach import task_instance_tags
+from airflow_provider_oos.reattach import CREATE, task_instance_tags
+from airflow_provider_oos.safety import Attention, guard_start, look_for_earlier_try, window_end_for
 from airflow_provider_oos.waiting import Finish, Stop, WaitingStateMachine, log_notes, summarize
+from airflow_provider_oos.window import StartWindow
 
 try:
     from airflow.sdk.configuration import conf
@@ -63,14 +66,23 @@ class OosCreateExecutionOperator(OosBaseOperatorMixin, ResumableJobMixin, BaseOp
     ``timeout``: ``OosExecutionTimeoutError`` naming the last state. Unknown states: logged once,
     waited on.
 
-    Crash safety: on Airflow >= 3.3 the execution id is kept in the ``task_state_store``
-    (``ResumableJobMixin``, ``durable=True`` by default), so a retry after a worker crash, a timeout,
-    a pause or a lost API connection reconnects to the same execution while it is not final (or
-    returns its result if it succeeded); a retry after a *failed* execution starts a new one. Below
-    3.3, ``durable=`` is accepted with one warning and every try creates a new execution (use
-    ``deferrable=True`` there: a deferred wait survives worker loss). OOS has no idempotency token, so
-    the window between "created" and "id stored" cannot be closed. OOS publishes no cancel call:
-    killing the task leaves the execution running; ``on_kill`` logs the console link.
+    Crash safety, on every Airflow version: a retry (after a worker crash, a timeout, a pause or a
+    lost API connection) reconnects to the execution of an earlier try while it is not final, or
+    returns its result if it succeeded; after a *failed* execution it starts a new one. On Airflow
+    >= 3.3 the id kept in the ``task_state_store`` (``ResumableJobMixin``, ``durable=True``) is asked
+    first; the execution's Airflow tags, found with the list-executions call, are the fallback and
+    the only source below 3.3 (``reattach=False`` turns that lookup off). Each create carries a
+    create token, so a create whose answer was lost is found instead of resent. OOS publishes no
+    cancel call: killing the task leaves the execution running; ``on_kill`` logs the console link.
+
+    Maintenance window (checked right before a create; a reattached execution is waited on): with
+    ``latest_start`` / ``window_end`` / ``expected_duration`` set, a start outside the window creates
+    nothing and the task is skipped (``on_window_missed="skip"``) or failed (``"fail"``), with a log
+    line naming the missed window and by how much. If the window closes while the execution still
+    runs, the task logs a loud warning with the console link and calls
+    ``on_window_closed_callback``; it never pretends to stop the execution. ``on_pause_callback`` is
+    called once per pause (worker and deferrable mode; in deferrable mode the trigger only fires an
+    event, the task notifies and defers again).
 
     Extension points for subclasses: ``before_create`` (e.g. a window guard, a preflight, adopting
     an execution of an earlier try), ``execution_tags``, ``build_trigger``, and in the worker loop
@@ -95,6 +107,18 @@ class OosCreateExecutionOperator(OosBaseOperatorMixin, ResumableJobMixin, BaseOp
     :param on_paused: ``"wait"`` (default) or ``"fail"`` when the execution waits for a person.
     :param durable: Airflow >= 3.3: keep the execution id for a retry to reconnect (default True).
         Accepted below 3.3 with one warning; no effect there.
+    :param latest_start: the last moment to start: an aware datetime, or a ``timedelta`` after
+        ``window_anchor`` (see :class:`~airflow_provider_oos.window.StartWindow`).
+    :param window_end: when the maintenance window closes (same forms).
+    :param expected_duration: a ``timedelta`` that must still fit before ``window_end``.
+    :param window_anchor: ``"data_interval_end"`` (default) or ``"data_interval_start"``; a run
+        without a data interval counts from its ``run_after``.
+    :param on_window_missed: ``"skip"`` (default) or ``"fail"`` when the window was missed.
+    :param on_pause_callback: Airflow notifier(s) or callable(s) called once per pause with the task
+        context plus ``oos_event``, ``oos_execution_id``, ``oos_console_url``, ``oos_message``.
+    :param on_window_closed_callback: the same, called when the window closes mid-run.
+    :param reattach: look for an execution of an earlier try by its tags before creating (default
+        True).
     :param oos_conn_id: the ``baidu_oos`` connection to use (templated). Default ``oos_default``.
     """
 
@@ -135,6 +159,14 @@ class OosCreateExecutionOperator(OosBaseOperatorMixin, ResumableJobMixin, BaseOp
         poll_interval: float = 30,
         timeout: float | None = None,
         on_paused: str = "wait",
+        latest_start: Any = None,
+        window_end: Any = None,
+        expected_duration: Any = None,
+        window_anchor: str = "data_interval_end",
+        on_window_missed: str = "skip",
+        on_pause_callback: Any = None,
+        on_window_closed_callback: Any = None,
+        reattach: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -156,6 +188,15 @@ class OosCreateExecutionOperator(OosBaseOperatorMixin, ResumableJobMixin, BaseOp
         check_template_source(template_ref, template_name, template)
         check_wait_settings(poll_interval, timeout, on_paused)
         check_execution_options(parallelism, manually)
+        self.start_window = StartWindow(
+            latest_start, window_end, expected_duration, window_anchor, on_window_missed
+        )
+        self.on_pause_callback = validate_notifiers(on_pause_callback, "on_pause_callback")
+        self.on_window_closed_callback = validate_notifiers(
+            on_window_closed_callback, "on_window_closed_callback"
+        )
+        self.reattach = reattach
+        self._attention = Attention()
         self._execution_id: str | None = None
         self._console_url: str | None = None
         self._result: dict[str, Any] | None = None
@@ -174,7 +215,16 @@ class OosCreateExecutionOperator(OosBaseOperatorMixin, ResumableJobMixin, BaseOp
         )
         self._execution_id = self._console_url = None  # per-try state (an operator object may be reused)
         self._result = None
+        self._attention = self._new_attention(context)
         return self.execute_resumable(context)
+
+    def _new_attention(self, context: Context, **carried: Any) -> Attention:
+        return Attention(
+            pause_callbacks=self.on_pause_callback,
+            window_closed_callbacks=self.on_window_closed_callback,
+            window_end=window_end_for(self.start_window, context),
+            **carried,
+        )
 
     # Extension points: each does nothing here.
 
@@ -182,11 +232,19 @@ class OosCreateExecutionOperator(OosBaseOperatorMixin, ResumableJobMixin, BaseOp
         """Called right before the create call. Raise to stop (a closed maintenance window, a failed
         preflight), return the id of an execution to wait on instead of creating one (an execution
         an earlier try started), or None to create a new one."""
+        if self.reattach:
+            request = self._request
+            name = request.template.name if request.template is not None else request.template_name
+            found = look_for_earlier_try(self.hook, context, name, self.log)
+            if found.action != CREATE and found.execution is not None:
+                return found.execution.id
+        guard_start(self.start_window, context, self.log)  # skips or fails outside the window
         return None
 
     def on_still_running(self, execution: Execution, context: Context) -> None:
         """Called by the worker loop after each read that finds the execution not final, before it
         sleeps or defers."""
+        self._attention.observe(execution, context, self._console_url, self.log)
 
     def on_pause_seen(self, execution: Execution, *, new_pause: bool, context: Context) -> None:
         """Called by the worker loop for each read that finds the execution PAUSED while it goes on
@@ -207,6 +265,7 @@ class OosCreateExecutionOperator(OosBaseOperatorMixin, ResumableJobMixin, BaseOp
             poll_interval=float(self.poll_interval),
             deadline=time.time() + self.timeout if self.timeout is not None else None,
             on_paused=self.on_paused,
+            **self._attention.trigger_kwargs(),
         )
 
     # ResumableJobMixin protocol.
@@ -314,8 +373,24 @@ class OosCreateExecutionOperator(OosBaseOperatorMixin, ResumableJobMixin, BaseOp
         self.defer(trigger=self.build_trigger(execution_id), method_name="execute_complete")
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
-        """Resume after the trigger fired: the same outcome rules, applied to its one event."""
-        return self.summary_from_event(event, self.timeout)
+        """Resume after the trigger fired: the same outcome rules, applied to its one event. A pause or
+        the window end (an ``attention`` event) is notified here, in the worker, then the wait defers
+        again with the same deadline."""
+        if event.get("status") != ATTENTION_STATUS:
+            return self.summary_from_event(event, self.timeout)
+        from airflow_provider_oos.triggers.oos import OosExecutionTrigger
+
+        follow_up = self._new_attention(context).after_event(event, context, self.log)
+        self.defer(
+            trigger=OosExecutionTrigger(
+                execution_id=str(event["execution_id"]),
+                oos_conn_id=self.oos_conn_id,
+                poll_interval=float(self.poll_interval),
+                on_paused=self.on_paused,
+                **follow_up,
+            ),
+            method_name="execute_complete",
+        )
 
     def on_kill(self) -> None:
         if self._execution_id is None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_oos.connection import DEFAULT_CONN_ID
+from airflow_provider_oos.notify import TriggerAttention
 from airflow_provider_oos.waiting import (
     Finish,
     Sleep,
@@ -58,6 +59,11 @@ class OosExecutionTrigger(BaseTrigger):
     and log tail. ``paused`` fires only with ``on_paused="fail"``; with ``"wait"`` a pause is logged
     once (with the console link) and polling goes on.
 
+    Window safety (issue 10): with ``stop_on_pause`` each new pause, and with ``window_end`` the
+    window closing while the execution runs, end the wait with an ``"attention"`` event
+    (``attention``: ``"paused"``/``"window_closed"``, ``message``, ``pause_key``, ``window_end``,
+    ``deadline``). The task notifies in the worker and defers again: no user code runs here.
+
     Everything needed after a triggerer restart is in the serialized kwargs, including the
     wall-clock ``deadline``, so a restart does not extend the wait. Only reads, no user code, no
     side effects: running twice under triggerer HA is harmless. Transient API errors are ridden out
@@ -69,6 +75,9 @@ class OosExecutionTrigger(BaseTrigger):
     :param poll_interval: seconds between reads while the execution is not final.
     :param deadline: epoch seconds after which the wait ends with a ``timeout`` event; None: no limit.
     :param on_paused: ``"wait"`` (default) or ``"fail"`` when the execution waits for a person.
+    :param stop_on_pause: fire an ``attention`` event at each new pause (the task has notifiers).
+    :param last_pause_key: the pause the task already notified (``notify.pause_key``).
+    :param window_end: epoch seconds when the maintenance window closes; None: not watched.
     """
 
     def __init__(
@@ -78,6 +87,9 @@ class OosExecutionTrigger(BaseTrigger):
         poll_interval: float = 30,
         deadline: float | None = None,
         on_paused: str = "wait",
+        stop_on_pause: bool = False,
+        last_pause_key: str | None = None,
+        window_end: float | None = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self._console_url: str | None = None  # known once run() has read the connection
@@ -86,6 +98,7 @@ class OosExecutionTrigger(BaseTrigger):
         self.poll_interval = validate_poll_interval(poll_interval)
         self.deadline = deadline
         self.on_paused = validate_on_paused(on_paused)
+        self.attention = TriggerAttention(stop_on_pause, last_pause_key, window_end)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -96,6 +109,7 @@ class OosExecutionTrigger(BaseTrigger):
                 "poll_interval": self.poll_interval,
                 "deadline": self.deadline,
                 "on_paused": self.on_paused,
+                **self.attention.kwargs(),  # only what is set
             },
         )
 
@@ -131,7 +145,11 @@ class OosExecutionTrigger(BaseTrigger):
             action = machine.next_action(await self._read(hook), time.time())
             log_notes(self.log, action.notes)
             if isinstance(action, Sleep):
-                delay = action.seconds
+                if action.execution is not None and (
+                    attention := self.attention.check(action.execution, time.time(), console_url)
+                ):
+                    return self._attention_event(attention, console_url, action.execution)
+                delay = self.attention.sleep_seconds(action.seconds, time.time())
                 del action  # sleep without the read just made: thousands of waits would each hold one
                 await asyncio.sleep(delay)
                 continue
@@ -159,6 +177,21 @@ class OosExecutionTrigger(BaseTrigger):
                 "console_url": console_url,
                 "finished_timestamp": execution.finished_timestamp if execution else None,
                 "summary": summary,
+            }
+        )
+
+    def _attention_event(
+        self, fields: dict[str, Any], console_url: str, execution: Execution
+    ) -> TriggerEvent:
+        return TriggerEvent(  # type: ignore[no-untyped-call]
+            {
+                **fields,
+                "execution_id": self.execution_id,
+                "state": execution.state,
+                "console_url": console_url,
+                "deadline": self.deadline,
+                "finished_timestamp": None,
+                "summary": None,
             }
         )
 

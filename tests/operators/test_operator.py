@@ -125,8 +125,9 @@ def test_template_by_name_and_by_ref(emulator: EmulatorHandle) -> None:
     from airflow_provider_oos.hooks.oos import OosHook
 
     template_id = OosHook().create_template(template("nightly", shell("work", "# emulator: output N=1")))
-    by_name = operator(template=None, template_name="nightly").execute(task_context())
-    by_ref = operator(template=None, template_ref=template_id).execute(task_context())
+    # Two task instances: one task instance run again would reattach to its first execution.
+    by_name = operator(template=None, template_name="nightly").execute(task_context(task_id="by_name"))
+    by_ref = operator(template=None, template_ref=template_id).execute(task_context(task_id="by_ref"))
     assert by_name["state"] == by_ref["state"] == "SUCCESS"
     assert by_name["tasks"]["work"]["outputs"]["N"] == "1"
     assert emulator.create_calls() == 2
@@ -235,7 +236,7 @@ def test_paused_deferred_wait_and_fail(emulator: EmulatorHandle) -> None:
     approver.join()
     assert event["status"] == "success" and summary["tasks"]["finish"]["outputs"]["DONE"] == "1"
 
-    context = task_context()
+    context = task_context(task_id="fails_on_pause")  # another task instance: no reattach to the first
     op = operator(template=APPROVAL, deferrable=True, on_paused="fail")
     with pytest.raises(TaskDeferred) as deferred:
         op.execute(context)

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from airflow_provider_oos.models import Execution
-from airflow_provider_oos.safety import Attention, describe_paused
+from airflow_provider_oos.notify import describe_paused
+from airflow_provider_oos.safety import Attention
 
 UTC = timezone.utc
 END = datetime(2026, 1, 4, 6, 0, tzinfo=UTC)
@@ -61,7 +62,7 @@ def test_a_pause_notified_before_a_deferral_is_not_notified_again() -> None:
     before = Attention(pause_callbacks=(paused,))
     before.observe(execution("PAUSED"), {}, None, LOG)
     kwargs = before.trigger_kwargs()
-    assert kwargs == {"stop_on_pause": True, "last_pause_key": "paused", "window_end": None}
+    assert kwargs == {"stop_on_pause": True, "last_pause_key": "paused"}
     after = Attention(pause_callbacks=(paused,), last_pause_key=kwargs["last_pause_key"])
     after.observe(execution("PAUSED"), {}, None, LOG)
     assert paused.events == ["paused"]
@@ -84,7 +85,7 @@ def test_the_window_closing_mid_run_warns_loudly_once_and_notifies(caplog: pytes
     assert caplog.text.count("MAINTENANCE WINDOW CLOSED") == 1
     assert "http://console/d-1" in caplog.text and "no cancel call" in caplog.text
     assert closed.events == ["window_closed"]
-    assert attention.trigger_kwargs()["window_end"] is None  # reported: a trigger need not fire again
+    assert "window_end" not in attention.trigger_kwargs()  # reported: a trigger need not fire again
 
 
 def test_a_final_execution_after_the_window_is_not_a_warning(caplog: pytest.LogCaptureFixture) -> None:
@@ -97,8 +98,5 @@ def test_a_final_execution_after_the_window_is_not_a_warning(caplog: pytest.LogC
 
 def test_trigger_kwargs_carry_the_window_end_until_reported() -> None:
     attention = Attention(window_end=END)
-    assert attention.trigger_kwargs() == {
-        "stop_on_pause": False,
-        "last_pause_key": None,
-        "window_end": END.timestamp(),
-    }
+    assert attention.trigger_kwargs() == {"window_end": END.timestamp()}
+    assert Attention().trigger_kwargs() == {}  # a plain wait's trigger stays as it was
