@@ -15,7 +15,9 @@ from airflow_provider_oos.exceptions import (
     OosExecutionTimeoutError,
 )
 from airflow_provider_oos.links.oos import OosExecutionLink
+from airflow_provider_oos.notify import ATTENTION_STATUS, validate_notifiers
 from airflow_provider_oos.operators.base import OOS_TEMPLATE_FIELDS, OosBaseOperatorMixin
+from airflow_provider_oos.safety import Attention
 from airflow_provider_oos.waiting import (
     ErrorTypes,
     Finish,
@@ -69,6 +71,11 @@ class OosExecutionSensor(OosBaseOperatorMixin, BaseSensorOperator):
     :param on_paused: ``"wait"`` (default) or ``"fail"`` when the execution waits for a person.
     :param deferrable: wait in the triggerer instead of poking. Default from
         ``[operators] default_deferrable``.
+    :param on_pause_callback: Airflow notifier(s) or callable(s) called once per pause with the task
+        context plus ``oos_event``, ``oos_execution_id``, ``oos_console_url`` and ``oos_message``
+        (``poke`` and deferrable mode; in deferrable mode the trigger fires an event and the sensor
+        notifies in the worker, then defers again). Not with ``mode="reschedule"``: nothing carries
+        the pause over between reschedules, so each poke would notify again.
     :param oos_conn_id: the ``baidu_oos`` connection to use (templated). Default ``oos_default``.
     """
 
@@ -87,13 +94,21 @@ class OosExecutionSensor(OosBaseOperatorMixin, BaseSensorOperator):
         execution_id: str,
         on_paused: str = "wait",
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        on_pause_callback: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.execution_id = execution_id
         self.on_paused = validate_on_paused(on_paused)
         self.deferrable = deferrable
+        self.on_pause_callback = validate_notifiers(on_pause_callback, "on_pause_callback")
+        if self.on_pause_callback and self.mode == "reschedule" and not deferrable:
+            raise ValueError(
+                "on_pause_callback needs mode='poke' or deferrable=True: with mode='reschedule' each "
+                "poke starts afresh and would notify the same pause again."
+            )
         self._machine: WaitingStateMachine | None = None  # kept across pokes of one try (poke mode)
+        self._attention = Attention(pause_callbacks=self.on_pause_callback)
 
     def _checked_execution_id(self) -> str:
         if not isinstance(self.execution_id, str) or not self.execution_id.strip():
@@ -112,6 +127,7 @@ class OosExecutionSensor(OosBaseOperatorMixin, BaseSensorOperator):
             self._machine = WaitingStateMachine(
                 execution_id, console_url, poll_interval=interval, on_paused=self.on_paused
             )
+            self._attention = Attention(pause_callbacks=self.on_pause_callback)
         return self._machine
 
     def poke(self, context: Context) -> PokeReturnValue:
@@ -120,6 +136,8 @@ class OosExecutionSensor(OosBaseOperatorMixin, BaseSensorOperator):
         action = machine.next_action(self.read_execution(execution_id), time.monotonic())
         log_notes(self.log, action.notes)
         if isinstance(action, Sleep):
+            if action.execution is not None:
+                self._attention.observe(action.execution, context, machine.console_url, self.log)
             return PokeReturnValue(is_done=False)
         if isinstance(action, Finish):
             return PokeReturnValue(is_done=True, xcom_value=action.summary)
@@ -146,13 +164,29 @@ class OosExecutionSensor(OosBaseOperatorMixin, BaseSensorOperator):
                 poll_interval=_seconds(self.poke_interval),
                 deadline=time.time() + _seconds(self.timeout),
                 on_paused=self.on_paused,
+                **self._attention.trigger_kwargs(),
             ),
             method_name="execute_complete",
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
-        """Resume after the trigger fired: the same outcome rules, applied to its one event."""
-        return self.summary_from_event(event, _seconds(self.timeout))
+        """Resume after the trigger fired: the same outcome rules, applied to its one event. A pause
+        (an ``attention`` event) is notified here, in the worker, then the wait defers again."""
+        if event.get("status") != ATTENTION_STATUS:
+            return self.summary_from_event(event, _seconds(self.timeout))
+        from airflow_provider_oos.triggers.oos import OosExecutionTrigger
+
+        follow_up = Attention(pause_callbacks=self.on_pause_callback).after_event(event, context, self.log)
+        self.defer(
+            trigger=OosExecutionTrigger(
+                execution_id=str(event["execution_id"]),
+                oos_conn_id=self.oos_conn_id,
+                poll_interval=_seconds(self.poke_interval),
+                on_paused=self.on_paused,
+                **follow_up,
+            ),
+            method_name="execute_complete",
+        )
 
 
 def _seconds(value: float | timedelta) -> float:

@@ -100,3 +100,253 @@ def test_trigger_kwargs_carry_the_window_end_until_reported() -> None:
     attention = Attention(window_end=END)
     assert attention.trigger_kwargs() == {"window_end": END.timestamp()}
     assert Attention().trigger_kwargs() == {}  # a plain wait's trigger stays as it was
+
+
+# ---- Done-when: a pause notifies exactly once in each waiting mode (real emulator) --------------
+
+POLL = 0.05
+# A manual step: the execution PAUSES until a person approves it (the emulator's admin API here).
+APPROVAL = {
+    "name": "with-approval",
+    "operators": [
+        {
+            "name": "prepare",
+            "operator": "BCE::Agent::ExecuteShell",
+            "properties": {"content": "# emulator: sleep 25"},
+        },
+        {
+            "name": "approve",
+            "operator": "BCE::Agent::ExecuteShell",
+            "manually": True,
+            "properties": {"content": "echo"},
+        },
+        {"name": "finish", "operator": "BCE::Agent::ExecuteShell", "properties": {"content": "echo done"}},
+    ],
+}
+
+
+@pytest.fixture
+def emulator(oos_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    from tests.support.oos_task_helpers import FAST_RETRY_EXTRAS, connection_json
+
+    monkeypatch.setenv("AIRFLOW_CONN_OOS_DEFAULT", connection_json(oos_emulator, **FAST_RETRY_EXTRAS))
+    return oos_emulator
+
+
+class Paged:
+    """A real Airflow notifier that records what it would send."""
+
+    def __init__(self) -> None:
+        from airflow.sdk import BaseNotifier
+
+        sent: list[dict[str, Any]] = []
+
+        class Recorder(BaseNotifier):
+            template_fields = ("message",)
+
+            def __init__(self) -> None:
+                super().__init__()
+                self.message = "{{ oos_execution_id }} paused: {{ oos_console_url }}"
+
+            def notify(self, context: Any) -> None:
+                sent.append({"message": self.message, "event": context["oos_event"]})
+
+        self.notifier = Recorder()
+        self.sent = sent
+
+
+def hold_pause(emulator: Any, seconds: float) -> Any:
+    """A person approves the paused execution `seconds` after it paused (many polls later)."""
+    from tests.support.oos_task_helpers import approve_when_paused
+
+    return approve_when_paused(emulator, after=seconds)
+
+
+def paused_polls(emulator: Any) -> int:
+    return int(emulator.admin("GET", "stats")["requests"].get("GET /api/logic/oos/v2/execution", 0))
+
+
+def test_operator_in_the_worker_notifies_once_per_pause(emulator: Any) -> None:
+    from airflow_provider_oos.operators.oos import OosCreateExecutionOperator
+    from tests.support.oos_task_helpers import task_context
+
+    paged = Paged()
+    approver = hold_pause(emulator, 0.6)
+    summary = OosCreateExecutionOperator(
+        task_id="worker_pause", template=APPROVAL, poll_interval=POLL, on_pause_callback=paged.notifier
+    ).execute(task_context(task_id="worker_pause"))
+    approver.join()
+    assert summary["state"] == "SUCCESS"
+    assert paused_polls(emulator) >= 8  # the pause was seen by many polls
+    assert paged.sent == [
+        {"message": f"{summary['execution_id']} paused: {summary['console_url']}", "event": "paused"}
+    ]
+
+
+def test_operator_deferred_notifies_once_per_pause_in_the_worker_then_defers_again(emulator: Any) -> None:
+    import asyncio
+
+    from airflow_provider_oos.operators.oos import OosCreateExecutionOperator
+    from airflow_provider_oos.triggers.oos import OosExecutionTrigger
+    from tests.support.oos_task_helpers import TaskDeferred, run_trigger, task_context
+
+    paged = Paged()
+    context = task_context(task_id="deferred_pause")
+    op = OosCreateExecutionOperator(
+        task_id="deferred_pause",
+        template=APPROVAL,
+        poll_interval=POLL,
+        deferrable=True,
+        timeout=60,
+        on_pause_callback=paged.notifier,
+    )
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute(context)
+    approver = hold_pause(emulator, 0.6)
+    events: list[dict[str, Any]] = []
+    deadlines = set()
+    trigger = deferred.value.trigger
+    while True:
+        _classpath, kwargs = trigger.serialize()  # as the triggerer rebuilds it from the metadata DB
+        deadlines.add(kwargs["deadline"])
+        (event,) = asyncio.run(run_trigger(OosExecutionTrigger(**kwargs)))
+        events.append(event)
+        try:
+            summary = op.execute_complete(context, event)
+            break
+        except TaskDeferred as again:
+            assert paged.sent, "deferred again without notifying"
+            trigger = again.trigger
+    approver.join()
+    assert [e["status"] for e in events] == ["attention", "success"]
+    assert events[0]["attention"] == "paused" and events[0]["pause_key"] == "manual step approve"
+    assert summary["state"] == "SUCCESS"
+    assert len(deadlines) == 1  # deferring again keeps the wait's deadline
+    assert paged.sent == [
+        {"message": f"{summary['execution_id']} paused: {summary['console_url']}", "event": "paused"}
+    ]
+
+
+def test_two_pauses_of_one_execution_notify_twice(emulator: Any) -> None:
+    import threading
+    import time
+
+    from airflow_provider_oos.operators.oos import OosCreateExecutionOperator
+    from tests.support.oos_task_helpers import task_context
+
+    calls: list[str] = []
+    long_run = {
+        "name": "two-pauses",
+        "operators": [
+            {
+                "name": "work",
+                "operator": "BCE::Agent::ExecuteShell",
+                "properties": {"content": "# emulator: sleep 75"},
+            }
+        ],
+    }
+
+    def pause_twice() -> None:
+        while not [e for e in emulator.executions() if e["state"] == "RUNNING"]:
+            time.sleep(0.02)
+        execution_id = emulator.executions()[0]["id"]
+        for _ in range(2):
+            emulator.admin("POST", f"executions/{execution_id}/pause")
+            time.sleep(0.4)
+            emulator.admin("POST", f"executions/{execution_id}/resume")
+            time.sleep(0.3)
+
+    person = threading.Thread(target=pause_twice, daemon=True)
+    person.start()
+    summary = OosCreateExecutionOperator(
+        task_id="two_pauses",
+        template=long_run,
+        poll_interval=POLL,
+        on_pause_callback=lambda context: calls.append(context["oos_message"]),
+    ).execute(task_context(task_id="two_pauses"))
+    person.join()
+    assert summary["state"] == "SUCCESS"
+    assert len(calls) == 2 and all("is PAUSED and waits for a person" in c for c in calls)
+
+
+def test_sensor_notifies_once_per_pause_poking_and_deferred(emulator: Any) -> None:
+    import asyncio
+
+    from airflow_provider_oos.hooks.oos import OosHook
+    from airflow_provider_oos.sensors.oos import OosExecutionSensor
+    from airflow_provider_oos.triggers.oos import OosExecutionTrigger
+    from tests.support.oos_task_helpers import TaskDeferred, run_trigger, task_context
+
+    # Poke mode: the sensor object lives across pokes of one try.
+    paged = Paged()
+    execution_id = OosHook().create_execution(APPROVAL)
+    sensor = OosExecutionSensor(
+        task_id="watch",
+        execution_id=execution_id,
+        poke_interval=POLL,
+        timeout=60,
+        on_pause_callback=paged.notifier,
+    )
+    approver = hold_pause(emulator, 0.6)
+    result = sensor.execute(task_context(task_id="watch"))
+    approver.join()
+    assert result["state"] == "SUCCESS"
+    assert [s["event"] for s in paged.sent] == ["paused"]
+
+    # Deferrable mode: the trigger fires, the sensor notifies in the worker and defers again.
+    paged = Paged()
+    execution_id = OosHook().create_execution(APPROVAL)
+    sensor = OosExecutionSensor(
+        task_id="watch_deferred",
+        execution_id=execution_id,
+        poke_interval=POLL,
+        timeout=60,
+        deferrable=True,
+        on_pause_callback=paged.notifier,
+    )
+    context = task_context(task_id="watch_deferred")
+    with pytest.raises(TaskDeferred) as deferred:
+        sensor.execute(context)
+    approver = hold_pause(emulator, 0.6)
+    trigger, statuses = deferred.value.trigger, []
+    while True:
+        (event,) = asyncio.run(run_trigger(OosExecutionTrigger(**trigger.serialize()[1])))
+        statuses.append(event["status"])
+        try:
+            result = sensor.execute_complete(context, event)
+            break
+        except TaskDeferred as again:
+            trigger = again.trigger
+    approver.join()
+    assert statuses == ["attention", "success"] and result["state"] == "SUCCESS"
+    assert [s["event"] for s in paged.sent] == ["paused"]
+
+
+def test_no_user_code_in_the_triggerer(emulator: Any) -> None:
+    """The trigger's serialized kwargs hold no callables: only what fires an event."""
+    import json
+
+    from airflow_provider_oos.operators.oos import OosCreateExecutionOperator
+    from tests.support.oos_task_helpers import TaskDeferred, task_context
+
+    op = OosCreateExecutionOperator(
+        task_id="no_user_code",
+        template=APPROVAL,
+        poll_interval=POLL,
+        deferrable=True,
+        on_pause_callback=lambda context: None,
+    )
+    with pytest.raises(TaskDeferred) as deferred:
+        op.execute(task_context(task_id="no_user_code"))
+    _classpath, kwargs = deferred.value.trigger.serialize()
+    json.dumps(kwargs)
+    assert kwargs["stop_on_pause"] is True and "last_pause_key" not in kwargs
+
+
+def test_reschedule_mode_cannot_promise_once_per_pause() -> None:
+    from airflow_provider_oos.sensors.oos import OosExecutionSensor
+
+    with pytest.raises(ValueError, match="on_pause_callback needs mode='poke' or deferrable=True"):
+        OosExecutionSensor(task_id="s", execution_id="d-1", mode="reschedule", on_pause_callback=print)
+    with pytest.raises(TypeError, match="on_pause_callback must be an Airflow notifier"):
+        OosExecutionSensor(task_id="s", execution_id="d-1", on_pause_callback="page me")
