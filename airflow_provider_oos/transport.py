@@ -19,9 +19,9 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tenacity import RetryCallState, stop_after_attempt, wait_exponential, wait_random
 
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_oos.connection import OosConnectionConfig
 
+T = TypeVar("T")
 JSON_CONTENT_TYPE = "application/json;charset=utf-8"
 REQUEST_ID_HEADER = "x-bce-request-id"
 TEMPLATE_TYPES = ("INDIVIDUAL", "GLOBAL")
@@ -261,6 +262,35 @@ def retry_settings(
         "before_sleep": before_sleep,
         "reraise": True,
     }
+
+
+def replaying(first: BaseException, send: Callable[[], T]) -> Callable[[], T]:
+    """`send`, except that its first call raises `first` (an attempt already made).
+
+    The hooks make the first attempt outside tenacity (the no-error path then costs nothing of
+    it) and hand a failure to `Retrying(...)(replaying(error, send))`: tenacity then counts,
+    logs, waits and stops exactly as if it had made that first attempt itself.
+    """
+    pending = [first]
+
+    def attempt() -> T:
+        if pending:
+            raise pending.pop()
+        return send()
+
+    return attempt
+
+
+def replaying_async(first: BaseException, send: Callable[[], Awaitable[T]]) -> Callable[[], Awaitable[T]]:
+    """`replaying` for a coroutine (tenacity's AsyncRetrying awaits only coroutine functions)."""
+    pending = [first]
+
+    async def attempt() -> T:
+        if pending:
+            raise pending.pop()
+        return await send()
+
+    return attempt
 
 
 @functools.cache

@@ -9,11 +9,12 @@ as the sync hook's do.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.sdk import BaseHook
@@ -30,12 +31,12 @@ from airflow_provider_oos.session_pool import POOL
 from airflow_provider_oos.transport import (
     JSON_CONTENT_TYPE,
     REQUEST_ID_HEADER,
-    Route,
     aiohttp_error,
     call_not_available,
     log_call,
     parse_response,
     query_string,
+    replaying_async,
     retry_settings,
 )
 
@@ -50,6 +51,42 @@ else:  # aiohttp brings async-timeout on Python 3.10
 # The sync hook's logger: one place to look for retry warnings of either hook.
 log = logging.getLogger("airflow_provider_oos.hooks.oos")
 T = TypeVar("T")
+# How long a parsed connection is shared by the hooks of one event loop: thousands of waiting
+# triggers on one connection look it up once per TTL instead of once each; a changed
+# connection reaches new triggers within the TTL.
+CONFIG_TTL_SECONDS = 30.0
+_Key = tuple[asyncio.AbstractEventLoop, str]
+_configs: dict[_Key, tuple[float, asyncio.Future[OosConnectionConfig]]] = {}  # (started, lookup)
+
+
+async def _lookup_config(conn_id: str) -> OosConnectionConfig:
+    return parse_connection(await _aget_connection(conn_id))
+
+
+async def shared_config(conn_id: str) -> OosConnectionConfig:
+    """The parsed connection `conn_id`, one lookup per event loop and TTL (a failed one is not kept)."""
+    loop = asyncio.get_running_loop()
+    key = (loop, conn_id)
+    entry = _configs.get(key)
+    if entry is None or loop.time() - entry[0] >= CONFIG_TTL_SECONDS or _failed(entry[1]):
+        for stale in [stale for stale in _configs if stale[0].is_closed()]:
+            del _configs[stale]  # lookups of loops that ended
+        entry = (loop.time(), loop.create_task(_lookup_config(conn_id)))
+        _configs[key] = entry
+    # shield: a cancelled trigger must not cancel the lookup other triggers wait for.
+    return await asyncio.shield(entry[1])
+
+
+def _failed(lookup: asyncio.Future[OosConnectionConfig]) -> bool:
+    return lookup.done() and (lookup.cancelled() or lookup.exception() is not None)
+
+
+@functools.lru_cache(maxsize=16)
+def _client_timeout(seconds: float) -> aiohttp.ClientTimeout:
+    import aiohttp
+
+    # Waiting for a free pooled connection is not a timeout: only connect and read are.
+    return aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
 
 
 async def _aget_connection(conn_id: str) -> Any:
@@ -79,9 +116,6 @@ class OosAsyncHook(BaseHook):
         super().__init__(**kwargs)
         self.oos_conn_id = oos_conn_id
         self._config: OosConnectionConfig | None = None
-        self._timeout: aiohttp.ClientTimeout | None = None
-        # One AsyncRetrying per route, reused by every poll: keeps per-call CPU low.
-        self._retrying: dict[Route, AsyncRetrying] = {}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(oos_conn_id={self.oos_conn_id!r})"
@@ -94,9 +128,9 @@ class OosAsyncHook(BaseHook):
         await POOL.release(self.oos_conn_id)
 
     async def get_config(self) -> OosConnectionConfig:
-        """The parsed connection, looked up (asynchronously) once per hook."""
+        """The parsed connection: shared by the hooks of this event loop (see `shared_config`)."""
         if self._config is None:
-            self._config = parse_connection(await _aget_connection(self.oos_conn_id))
+            self._config = await shared_config(self.oos_conn_id)
         return self._config
 
     async def get_execution(self, execution_id: str, *, with_log: bool = False) -> Execution:
@@ -129,13 +163,16 @@ class OosAsyncHook(BaseHook):
         path = config.base_path + call.route.path
         url = config.endpoint + path + query_string(call.query)
         data = ops.json_bytes(call.body) if call.body is not None else None
-        retrying = self._retrying.get(call.route)
-        if retrying is None:
-            retrying = self._retrying[call.route] = AsyncRetrying(**retry_settings(config, call.route, log))
+
+        def send() -> Awaitable[Any]:
+            return self._send_once(config, call, url, path, data)
+
         try:
-            # Calling (not iterating) a Retrying keeps the attempt state per call, so one
-            # instance serves concurrent calls.
-            result: Any = await retrying(self._send_once, config, call, url, path, data)
+            try:
+                result: Any = await send()
+            except Exception as first:  # tenacity only once an attempt failed: polls rarely fail
+                retrying = AsyncRetrying(**retry_settings(config, call.route, log))
+                result = await retrying(replaying_async(first, send))
         except OosApiError as exc:
             raise call_not_available(exc, call.route, config.base_path) from None
         return call.read(result, path)
@@ -146,11 +183,6 @@ class OosAsyncHook(BaseHook):
         import aiohttp
         from yarl import URL
 
-        if self._timeout is None:
-            # Waiting for a free pooled connection is not a timeout: only connect and read are.
-            self._timeout = aiohttp.ClientTimeout(
-                total=None, sock_connect=config.timeout, sock_read=config.timeout
-            )
         method = call.route.method
         request_id = str(uuid.uuid4())
         headers = signed_headers(config.credentials, method, url, call.query or {})
@@ -164,7 +196,11 @@ class OosAsyncHook(BaseHook):
             # the whole answer: a server that dribbles bytes would otherwise hold the call forever.
             async with (
                 POOL.session(self.oos_conn_id).request(
-                    method, URL(url, encoded=True), data=data, headers=headers, timeout=self._timeout
+                    method,
+                    URL(url, encoded=True),
+                    data=data,
+                    headers=headers,
+                    timeout=_client_timeout(config.timeout),
                 ) as response,
                 _deadline(config.timeout),
             ):

@@ -67,6 +67,40 @@ async def test_connection_is_fetched_asynchronously(
     assert fetched == [conn_id]  # once per hook, through the async lookup
 
 
+async def test_hooks_of_one_loop_share_one_connection_lookup_for_a_while(
+    monkeypatch: pytest.MonkeyPatch, oos_server: ScriptedOosServer, sessions_closed: None
+) -> None:
+    from airflow_provider_oos.hooks import oos_async
+
+    original = BaseHook.aget_connection
+    fetched: list[str] = []
+
+    async def recording(conn_id: str) -> Any:
+        fetched.append(conn_id)
+        await asyncio.sleep(0.01)  # still in flight while the other hooks ask
+        return await original(conn_id)
+
+    monkeypatch.setattr(BaseHook, "aget_connection", recording)
+    conn_id = set_conn(monkeypatch, oos_server)
+    # Thousands of triggers starting together: one lookup, one parsed config for all.
+    configs = await asyncio.gather(*(OosAsyncHook(conn_id).get_config() for _ in range(50)))
+    assert fetched == [conn_id] and all(config is configs[0] for config in configs)
+    # After the TTL a new hook looks the connection up again (an edited connection is seen).
+    monkeypatch.setattr(oos_async, "CONFIG_TTL_SECONDS", 0.0)
+    await OosAsyncHook(conn_id).get_config()
+    assert fetched == [conn_id, conn_id]
+
+
+async def test_a_failed_connection_lookup_is_not_kept(
+    monkeypatch: pytest.MonkeyPatch, oos_server: ScriptedOosServer, sessions_closed: None
+) -> None:
+    conn_id = f"oos_{uuid.uuid4().hex[:8]}"
+    with pytest.raises(Exception, match=conn_id):
+        await OosAsyncHook(conn_id).get_config()  # not defined yet
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", oos_server.conn_json())
+    assert (await OosAsyncHook(conn_id).get_config()).endpoint == oos_server.url
+
+
 async def test_without_async_lookup_falls_back_to_a_thread(
     monkeypatch: pytest.MonkeyPatch, oos_server: ScriptedOosServer, sessions_closed: None
 ) -> None:
