@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
+
 from airflow_provider_oos.exceptions import OosNotFoundError
 from airflow_provider_oos.models import Execution
 from airflow_provider_oos.reattach import (
@@ -144,3 +146,149 @@ def test_an_endpoint_without_the_list_call_creates_and_says_why() -> None:
     decision = find_earlier_try(lister, MINE, template_name="fleet", since_ms=None, now_ms=10**12)
     assert decision.action == CREATE
     assert "needs the list-executions call" in decision.message and "base_path" in decision.message
+
+
+# ---- the operator, against the emulator -----------------------------------------------------------
+
+POLL = 0.05
+LONG = {
+    "name": "reattach-work",
+    "operators": [
+        {
+            "name": "work",
+            "operator": "BCE::Agent::ExecuteShell",
+            "properties": {"content": "# emulator: sleep 50"},
+        }
+    ],
+}
+FAILING = {
+    "name": "reattach-work",
+    "operators": [
+        {
+            "name": "work",
+            "operator": "BCE::Agent::ExecuteShell",
+            "properties": {"content": "# emulator: exit 3"},
+        }
+    ],
+}
+
+
+@pytest.fixture
+def emulator(oos_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    from tests.support.oos_task_helpers import FAST_RETRY_EXTRAS, connection_json
+
+    monkeypatch.setenv("AIRFLOW_CONN_OOS_DEFAULT", connection_json(oos_emulator, **FAST_RETRY_EXTRAS))
+    return oos_emulator
+
+
+def retry_of(task_id: str, try_number: int = 2) -> dict[str, Any]:
+    from tests.support.oos_task_helpers import task_context
+
+    return task_context(task_id=task_id, try_number=try_number)
+
+
+def earlier_try(context: dict[str, Any], template: dict[str, Any]) -> str:
+    """What try 1 left behind: an execution tagged with this task instance."""
+    from airflow_provider_oos.hooks.oos import OosHook
+
+    return OosHook().create_execution(template, tags=task_instance_tags(context["ti"]))
+
+
+def operator(task_id: str, **kwargs: Any) -> Any:
+    from airflow_provider_oos.operators.oos import OosCreateExecutionOperator
+
+    kwargs.setdefault("template", LONG)
+    return OosCreateExecutionOperator(task_id=task_id, poll_interval=POLL, **kwargs)
+
+
+def test_a_retry_waits_on_the_running_execution_of_the_earlier_try(emulator: Any) -> None:
+    context = retry_of("running")
+    first = earlier_try(context, LONG)
+    summary = operator("running").execute(context)
+    assert summary["execution_id"] == first and summary["state"] == "SUCCESS"
+    assert emulator.create_calls() == 1
+    assert context["ti"].xcoms["execution_id"] == first  # the link points at the reattached one
+
+
+def test_a_retry_returns_the_result_of_a_succeeded_earlier_try(emulator: Any) -> None:
+    from tests.support.oos_task_helpers import wait_for_state
+
+    context = retry_of("succeeded")
+    first = earlier_try(context, LONG)
+    wait_for_state(emulator, first, {"SUCCESS"})
+    gets_before = emulator.admin("GET", "stats")["requests"].get("GET /api/logic/oos/v2/execution", 0)
+    summary = operator("succeeded").execute(context)
+    assert summary["execution_id"] == first and summary["state"] == "SUCCESS"
+    assert emulator.create_calls() == 1
+    gets = emulator.admin("GET", "stats")["requests"].get("GET /api/logic/oos/v2/execution", 0) - gets_before
+    assert gets == 1  # one look, no waiting
+
+
+def test_a_retry_after_a_failed_execution_starts_a_new_one(emulator: Any) -> None:
+    from tests.support.oos_task_helpers import wait_for_state
+
+    context = retry_of("failed")
+    first = earlier_try(context, FAILING)
+    wait_for_state(emulator, first, {"FAILED"})
+    summary = operator("failed").execute(context)
+    assert summary["execution_id"] != first and summary["state"] == "SUCCESS"
+    assert emulator.create_calls() == 2
+
+
+def test_reattach_can_be_turned_off(emulator: Any) -> None:
+    context = retry_of("off")
+    first = earlier_try(context, LONG)
+    summary = operator("off", reattach=False).execute(context)
+    assert summary["execution_id"] != first
+    assert emulator.create_calls() == 2
+    requests = emulator.admin("GET", "stats")["requests"]
+    assert not any(key.endswith("/v2/execution/list") for key in requests)
+
+
+def test_another_task_instance_is_not_reattached(emulator: Any) -> None:
+    context = retry_of("mine")
+    earlier_try(retry_of("someone_else"), LONG)
+    summary = operator("mine").execute(context)
+    assert emulator.create_calls() == 2
+    assert summary["state"] == "SUCCESS"
+
+
+def test_a_retry_of_a_deferred_try_defers_again_on_the_same_execution(emulator: Any) -> None:
+    import asyncio
+
+    from airflow_provider_oos.triggers.oos import OosExecutionTrigger
+    from tests.support.oos_task_helpers import TaskDeferred, run_trigger
+
+    # Try 1 created its execution and deferred; its trigger was lost (e.g. the task was failed by
+    # an error event); try 2 must find the execution and defer on it again, creating nothing.
+    first_context = retry_of("deferred", try_number=1)
+    with pytest.raises(TaskDeferred) as first:
+        operator("deferred", deferrable=True).execute(first_context)
+    first_id = first.value.trigger.execution_id
+
+    context = retry_of("deferred", try_number=2)
+    op = operator("deferred", deferrable=True)
+    with pytest.raises(TaskDeferred) as again:
+        op.execute(context)
+    assert again.value.trigger.execution_id == first_id
+    (event,) = asyncio.run(run_trigger(OosExecutionTrigger(**again.value.trigger.serialize()[1])))
+    summary = op.execute_complete(context, event)
+    assert summary["execution_id"] == first_id and summary["state"] == "SUCCESS"
+    assert emulator.create_calls() == 1
+
+
+def test_an_endpoint_without_the_list_call_creates_as_before(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A gateway without list-executions (404): reattach says why and the run goes on."""
+    from tests.support.oos_server import Reply, ScriptedOosServer
+
+    with ScriptedOosServer() as server:
+        monkeypatch.setenv("AIRFLOW_CONN_OOS_DEFAULT", server.conn_json(max_retries=0))
+        server.script("POST", "/v2/execution/list", Reply(status=404, body=b"404 page not found"))
+        server.script("POST", "/v2/execution", Reply.ok({"id": "d-new"}))
+        server.script("GET", "/v2/execution", Reply.ok({"id": "d-new", "state": "SUCCESS", "tasks": []}))
+        summary = operator("no_list").execute(retry_of("no_list"))
+        creates = server.calls("POST", "/v2/execution")
+    assert summary["execution_id"] == "d-new" and len(creates) == 1
+    assert "reattach needs the list-executions call" in capsys.readouterr().out
