@@ -105,7 +105,13 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "hooks": [{"integration-name": INTEGRATION, "python-modules": ["airflow_provider_oos.hooks.oos"]}],
         "operators": [
-            {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_oos.operators.oos"]}
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": [
+                    "airflow_provider_oos.operators.oos",
+                    "airflow_provider_oos.operators.preflight",
+                ],
+            }
         ],
         "sensors": [
             {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_oos.sensors.oos"]}

@@ -257,3 +257,71 @@ def test_preflight_needs_exactly_one_template_source(hook: Any) -> None:
         run_preflight(hook, properties={})
     with pytest.raises(ValueError, match="exactly one of template"):
         run_preflight(hook, template_name="a", template_ref="tpl-1")
+
+
+# ---- OosPreflightOperator ---------------------------------------------------------------------------
+
+try:
+    from airflow.sdk.exceptions import AirflowFailException
+except ImportError:  # Airflow 3.1
+    from airflow.exceptions import AirflowFailException  # type: ignore[no-redef]
+
+
+def preflight_operator(**kwargs: Any) -> Any:
+    from airflow_provider_oos.operators.preflight import OosPreflightOperator
+
+    return OosPreflightOperator(task_id="preflight", **kwargs)
+
+
+def test_preflight_operator_fails_on_a_missing_required_property_and_creates_nothing(
+    hook: Any, oos_emulator: EmulatorHandle
+) -> None:
+    from tests.support.oos_task_helpers import task_context
+
+    hook.create_template(fleet_template())
+    operator = preflight_operator(template_name="preflight-fleet-stop", properties={"reason": "patching"})
+    with pytest.raises(AirflowFailException) as failed:
+        operator.execute(task_context())
+    message = str(failed.value)
+    assert "properties.instances: required by template 'preflight-fleet-stop' and not given" in message
+    assert "add 'instances' to the operator's properties" in message
+    assert "nothing was started in OOS" in message
+    assert oos_emulator.create_calls() == 0 and oos_emulator.executions() == []
+
+
+def test_preflight_operator_returns_the_report_of_a_good_run(hook: Any, oos_emulator: EmulatorHandle) -> None:
+    import json
+
+    from tests.support.oos_task_helpers import task_context
+
+    report = preflight_operator(template=json.dumps(fleet_template()), properties=GOOD_PROPERTIES).execute(
+        task_context()
+    )
+    assert report == {
+        "ok": True,
+        "template": "inline template 'preflight-fleet-stop'",
+        "errors": [],
+        "warnings": [],
+        "checked": ["local rules", "service check", "properties"],
+    }
+    assert oos_emulator.create_calls() == 0
+
+
+def test_preflight_operator_warnings_fail_only_when_asked(hook: Any) -> None:
+    from tests.support.oos_task_helpers import task_context
+
+    properties = {**GOOD_PROPERTIES, "reasn": "typo"}
+    report = preflight_operator(template=fleet_template(), properties=properties).execute(task_context())
+    assert report["ok"] and [w["field"] for w in report["warnings"]] == ["properties.reasn"]
+    strict = preflight_operator(template=fleet_template(), properties=properties, fail_on_warnings=True)
+    with pytest.raises(AirflowFailException, match="fail_on_warnings is set"):
+        strict.execute(task_context())
+
+
+def test_preflight_operator_checks_its_settings_at_parse_time() -> None:
+    with pytest.raises(ValueError, match="exactly one of template_ref"):
+        preflight_operator()
+    with pytest.raises(ValueError, match="exactly one of template_ref"):
+        preflight_operator(template_name="a", template_ref="tpl-1")
+    with pytest.raises(ValueError, match="oos_conn_id"):
+        preflight_operator(template_name="a", oos_conn_id="")
