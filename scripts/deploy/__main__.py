@@ -12,6 +12,7 @@ import json
 import shutil
 import sys
 import time
+from pathlib import Path
 
 from scripts.deploy import postgres
 from scripts.deploy.config import (
@@ -53,10 +54,10 @@ def stop() -> int:
     state = State.load()
     if state is None:
         say("nothing to stop (no .airflow/deploy/state.json)")
-        postgres.stop()
         return 0
     killed = stop_all(state.pids)
-    postgres.stop()
+    if state.postgres_dir:
+        postgres.stop(Path(state.postgres_dir))
     if killed:
         say(f"killed after the grace period: {', '.join(killed)}")
     state.pids = {}
@@ -95,6 +96,7 @@ def start() -> int:
         emulator_port=free_port(PREFERRED_PORTS["emulator"]),
         database="postgresql" if use_postgres else "sqlite",
         postgres_port=free_port(PREFERRED_PORTS["postgres"]) if use_postgres else None,
+        postgres_dir=str(postgres.choose_root()) if use_postgres else None,
         log_ports={"worker": free_port(), "triggerer": free_port(), "triggerer-2": free_port()},
         secrets=new_secrets(),
     )
@@ -116,8 +118,8 @@ def boot(state: State) -> None:
     state.pids["emulator"] = start_emulator(state)
     state.save()
     if state.database == "postgresql":
-        say(f"PostgreSQL on 127.0.0.1:{state.postgres_port} (data in {postgres.DATA_DIR})")
-        postgres.start(state.postgres_port or 0)
+        say(f"PostgreSQL on 127.0.0.1:{state.postgres_port} (cluster in {state.postgres_dir})")
+        postgres.start(Path(state.postgres_dir or ""), state.postgres_port or 0)
     else:
         say("no PostgreSQL server binaries found: using SQLite")
     (AIRFLOW_HOME / "airflow.cfg").write_text(airflow_cfg(state))

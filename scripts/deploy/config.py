@@ -57,6 +57,7 @@ class State:
     emulator_port: int
     database: str  # "postgresql" or "sqlite"
     postgres_port: int | None = None
+    postgres_dir: str | None = None
     log_ports: dict[str, int] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
     pids: dict[str, int] = field(default_factory=dict)

@@ -2,16 +2,18 @@
 
 PostgreSQL refuses to run as root, so when we are root the cluster belongs to a system user
 (`postgres` when it exists, else one created for it) and every server command runs as that
-user. The data directory lives under `.airflow/deploy/`; it listens on 127.0.0.1 only and the
-role `airflow` logs in with a password (scram-sha-256).
+user. The cluster lives under `.airflow/deploy/postgres/` (see `choose_root`); it listens on
+127.0.0.1 only and the role `airflow` logs in with a password (scram-sha-256).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pwd
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -19,9 +21,6 @@ from scripts.deploy.config import DEPLOY_DIR
 
 VERSIONS = ("17", "16", "15", "14")
 BIN_DIRS = [Path("/usr/lib/postgresql") / v / "bin" for v in VERSIONS] + [Path("/usr/local/bin")]
-DATA_DIR = DEPLOY_DIR / "pgdata"
-SOCKET_DIR = DEPLOY_DIR / "pgsock"
-LOG_FILE = DEPLOY_DIR / "logs" / "postgres.log"
 SYSTEM_USER = "postgres"
 ROLE = "airflow"
 ROLE_PASSWORD = "airflow"
@@ -56,6 +55,20 @@ def _run(command: list[str], *, user: str | None, timeout: float = 120) -> None:
         raise RuntimeError(f"{' '.join(command[:2])} failed ({result.returncode}):\n{output}")
 
 
+def choose_root() -> Path:
+    """Where the cluster lives: `.airflow/deploy/postgres`, unless the server's user cannot reach
+    it (a clone under a private home folder); then a folder of its own in the temp directory."""
+    preferred = DEPLOY_DIR / "postgres"
+    user = _run_as()
+    if user is None:
+        return preferred
+    reachable = subprocess.run(["test", "-x", str(DEPLOY_DIR)], user=user, cwd="/").returncode == 0
+    if reachable:
+        return preferred
+    digest = hashlib.sha256(str(DEPLOY_DIR).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"airflow-provider-oos-pg-{digest}"
+
+
 def _give_to(user: str | None, *paths: Path) -> None:
     if user is None:
         return
@@ -64,26 +77,27 @@ def _give_to(user: str | None, *paths: Path) -> None:
         os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
-def start(port: int) -> None:
-    """initdb a fresh cluster, start it on 127.0.0.1:`port`, create the `airflow` database."""
+def start(root: Path, port: int) -> None:
+    """initdb a fresh cluster under `root`, start it on 127.0.0.1:`port`, create the database."""
     folder = bin_dir()
     if folder is None:
         raise RuntimeError("no PostgreSQL server binaries found")
     user = _run_as()
-    shutil.rmtree(DATA_DIR, ignore_errors=True)
-    for path in (DATA_DIR, SOCKET_DIR, LOG_FILE.parent):
-        path.mkdir(parents=True, exist_ok=True)
-    DATA_DIR.chmod(0o700)
-    password_file = DEPLOY_DIR / "pgpass.tmp"
+    shutil.rmtree(root, ignore_errors=True)
+    data_dir, socket_dir, log_file = root / "pgdata", root / "pgsock", root / "postgres.log"
+    for path in (data_dir, socket_dir):
+        path.mkdir(parents=True)
+    data_dir.chmod(0o700)
+    password_file = root / "pgpass.tmp"
     password_file.write_text(ROLE_PASSWORD + "\n")
-    LOG_FILE.touch()
-    _give_to(user, DATA_DIR, SOCKET_DIR, password_file, LOG_FILE)
+    log_file.touch()
+    _give_to(user, root, data_dir, socket_dir, password_file, log_file)
     try:
         _run(
             [
                 str(folder / "initdb"),
                 "--pgdata",
-                str(DATA_DIR),
+                str(data_dir),
                 "--username",
                 ROLE,
                 "--pwfile",
@@ -98,8 +112,8 @@ def start(port: int) -> None:
         )
     finally:
         password_file.unlink(missing_ok=True)
-    options = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={SOCKET_DIR}"
-    pg_ctl = [str(folder / "pg_ctl"), "--pgdata", str(DATA_DIR), "--log", str(LOG_FILE)]
+    options = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={socket_dir}"
+    pg_ctl = [str(folder / "pg_ctl"), "--pgdata", str(data_dir), "--log", str(log_file)]
     _run([*pg_ctl, "-o", options, "--wait", "start"], user=user)
     _create_database(port)
 
@@ -124,14 +138,15 @@ def _create_database(port: int) -> None:
     conn.close()
 
 
-def stop() -> None:
-    """Stop the cluster if it runs (fast shutdown: sessions are ended, data is kept)."""
+def stop(root: Path) -> None:
+    """Stop the cluster under `root` if it runs (fast shutdown: sessions end, data is kept)."""
     folder = bin_dir()
-    if folder is None or not (DATA_DIR / "postmaster.pid").exists():
+    data_dir = root / "pgdata"
+    if folder is None or not (data_dir / "postmaster.pid").exists():
         return
     user = _run_as()
     subprocess.run(
-        [str(folder / "pg_ctl"), "--pgdata", str(DATA_DIR), "-m", "fast", "--wait", "stop"],
+        [str(folder / "pg_ctl"), "--pgdata", str(data_dir), "-m", "fast", "--wait", "stop"],
         user=user,
         capture_output=True,
         timeout=60,

@@ -170,5 +170,7 @@ def test_failed_execution_message_reaches_the_task_log(
     url = task_url(deployment.api_url, dag_id, run_id, "restart_batch", map_index=0)
     log = open_log(page, url, f"not found: {MISSING_INSTANCE}")
     shot(page, "failed-log")
+    assert "OosExecutionFailedError" in log
     assert "FAILED" in log
-    assert "reboot" in log  # the failing OOS step is named
+    assert "'reboot'" in log  # the failing OOS step is named, with its reason (waited for above)
+    assert f"{deployment.emulator_url}/console/execution/" in log  # and where to look
