@@ -44,6 +44,11 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "tags": {"oos", "example", "templates"},
         "params": {"instance_ids", "delete_template"},
     },
+    # Its run (with a pause mid-window) is in tests/test_example_weekly_window.py.
+    "example_oos_weekly_window": {
+        "tags": {"oos", "example", "maintenance", "window"},
+        "params": {"instance_ids", "maintenance_script"},
+    },
 }
 
 
