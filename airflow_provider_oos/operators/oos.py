@@ -75,14 +75,10 @@ class OosCreateExecutionOperator(OosBaseOperatorMixin, ResumableJobMixin, BaseOp
     create token, so a create whose answer was lost is found instead of resent. OOS publishes no
     cancel call: killing the task leaves the execution running; ``on_kill`` logs the console link.
 
-    Maintenance window (checked right before a create; a reattached execution is waited on): with
-    ``latest_start`` / ``window_end`` / ``expected_duration`` set, a start outside the window creates
-    nothing and the task is skipped (``on_window_missed="skip"``) or failed (``"fail"``), with a log
-    line naming the missed window and by how much. If the window closes while the execution still
-    runs, the task logs a loud warning with the console link and calls
-    ``on_window_closed_callback``; it never pretends to stop the execution. ``on_pause_callback`` is
-    called once per pause (worker and deferrable mode; in deferrable mode the trigger only fires an
-    event, the task notifies and defers again).
+    Maintenance window, checked right before a create: outside it nothing is created and the task
+    is skipped or failed, saying which window was missed and by how much. A window that closes
+    mid-run gives a loud warning with the console link and ``on_window_closed_callback`` (the
+    execution is not stopped). ``on_pause_callback`` is called once per pause, from the worker.
 
     Extension points for subclasses: ``before_create`` (e.g. a window guard, a preflight, adopting
     an execution of an earlier try), ``execution_tags``, ``build_trigger``, and in the worker loop
