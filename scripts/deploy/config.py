@@ -37,6 +37,7 @@ EXAMPLE_INSTANCES: dict[str, list[str]] = {
     "example_oos_chained_pipeline": ["i-pipe-1"],
     "example_oos_mapped_batches": ["i-batch-1", "i-batch-2", "i-batch-3", "i-batch-4", "i-batch-5"],
     "example_oos_template_upsert": ["i-diag-1", "i-diag-2"],
+    "example_oos_weekly_window": ["i-weekly-1", "i-weekly-2"],
 }
 ALL_INSTANCES = [instance for ids in EXAMPLE_INSTANCES.values() for instance in ids]
 
@@ -47,6 +48,9 @@ PREFERRED_PORTS = {"api": 8080, "emulator": 8765, "postgres": 5432}
 EMULATOR_TIME_SCALE = 0.5
 # Examples poll every 2 s here (15 s by default): runs finish soon after OOS does.
 EXAMPLE_POLL_SECONDS = 2
+# The weekly-window example waits 6 h for its window to open; here the window opens 30 s after
+# the run starts, so it can be tried (and tested) in a sitting.
+EXAMPLE_WINDOW_OPENS_SECONDS = 30
 
 
 @dataclass

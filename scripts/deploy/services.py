@@ -23,6 +23,7 @@ from scripts.deploy.config import (
     ALL_INSTANCES,
     EMULATOR_TIME_SCALE,
     EXAMPLE_POLL_SECONDS,
+    EXAMPLE_WINDOW_OPENS_SECONDS,
     LOG_DIR,
     PASSWORD,
     SECRET_KEY,
@@ -47,6 +48,7 @@ def airflow_env(state: State, **extra: str) -> dict[str, str]:
         {
             "AIRFLOW_HOME": str(AIRFLOW_HOME),
             "OOS_EXAMPLE_POLL_SECONDS": str(EXAMPLE_POLL_SECONDS),
+            "OOS_EXAMPLE_WINDOW_OPENS_SECONDS": str(EXAMPLE_WINDOW_OPENS_SECONDS),
             "PATH": f"{VENV_BIN}:{env.get('PATH', '')}",
             "PYTHONUNBUFFERED": "1",
         }
