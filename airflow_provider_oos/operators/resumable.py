@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 DURABLE_IGNORED_MESSAGE = (
     "durable= has no effect on Airflow < 3.3 (no task_state_store): a retry after a worker crash "
-    "creates a new OOS execution. Use deferrable=True there, a deferred wait survives worker loss."
+    "finds the execution of its earlier try by the execution's Airflow tags instead (reattach=True)."
 )
 _durable_warning_given = False  # one warning per process, however many tasks pass durable=
 
@@ -30,7 +30,8 @@ except ImportError:  # Airflow 3.1/3.2
     HAS_TASK_STATE_STORE = False
 
     class ResumableJobMixin:  # type: ignore[no-redef]
-        """Airflow < 3.3 has no task_state_store: every try creates a new execution.
+        """Airflow < 3.3 has no task_state_store: create → wait → result (a retry finds the earlier
+        try's execution by its tags, see ``OosCreateExecutionOperator.before_create``).
 
         :param durable: accepted for DAGs written for Airflow 3.3; has no effect here (one warning).
         """
