@@ -114,7 +114,7 @@ class OosCreateExecutionOperator(OosBaseOperatorMixin, ResumableJobMixin, BaseOp
         context plus ``oos_event``, ``oos_execution_id``, ``oos_console_url``, ``oos_message``.
     :param on_window_closed_callback: the same, called when the window closes mid-run.
     :param reattach: look for an execution of an earlier try by its tags before creating (default
-        True).
+        True; needs ``tag_with_airflow_context``).
     :param oos_conn_id: the ``baidu_oos`` connection to use (templated). Default ``oos_default``.
     """
 
@@ -228,7 +228,7 @@ class OosCreateExecutionOperator(OosBaseOperatorMixin, ResumableJobMixin, BaseOp
         """Called right before the create call. Raise to stop (a closed maintenance window, a failed
         preflight), return the id of an execution to wait on instead of creating one (an execution
         an earlier try started), or None to create a new one."""
-        if self.reattach:
+        if self.reattach and self.tag_with_airflow_context:  # untagged executions cannot be found
             request = self._request
             name = request.template.name if request.template is not None else request.template_name
             found = look_for_earlier_try(self.hook, context, name, self.log)

@@ -292,3 +292,12 @@ def test_an_endpoint_without_the_list_call_creates_as_before(
         creates = server.calls("POST", "/v2/execution")
     assert summary["execution_id"] == "d-new" and len(creates) == 1
     assert "reattach needs the list-executions call" in capsys.readouterr().out
+
+
+def test_without_airflow_tags_there_is_nothing_to_look_for(emulator: Any) -> None:
+    context = retry_of("untagged")
+    earlier_try(context, LONG)
+    operator("untagged", tag_with_airflow_context=False).execute(context)
+    assert emulator.create_calls() == 2
+    requests = emulator.admin("GET", "stats")["requests"]
+    assert not any(key.endswith("/v2/execution/list") for key in requests)
