@@ -147,7 +147,8 @@ class Attention:
         log: logging.Logger | Any,
         now: datetime | None = None,
     ) -> None:
-        """Call after every look at the execution (worker loop, sensor poke, a trigger's event)."""
+        """Call after every look at a not-final execution (worker loop, sensor poke)."""
+        now = now or now_utc()
         if self.pauses.observe(execution) and self.pause_callbacks:
             message = describe_paused(execution, console_url)
             send_notifications(
@@ -159,10 +160,10 @@ class Attention:
                 message=message,
                 log=log,
             )
-        if not execution.is_final and self.window.check(now or now_utc()):
+        if not execution.is_final and self.window.check(now):
             assert self.window.window_end is not None  # check() is True only with an end
             message = describe_window_closed(
-                execution.id, self.window.window_end, now or now_utc(), execution.state, console_url
+                execution.id, self.window.window_end, now, execution.state, console_url
             )
             log.warning("%s", message)
             send_notifications(

@@ -214,12 +214,11 @@ class OosCreateExecutionOperator(OosBaseOperatorMixin, ResumableJobMixin, BaseOp
         self._attention = self._new_attention(context)
         return self.execute_resumable(context)
 
-    def _new_attention(self, context: Context, **carried: Any) -> Attention:
+    def _new_attention(self, context: Context) -> Attention:
         return Attention(
             pause_callbacks=self.on_pause_callback,
             window_closed_callbacks=self.on_window_closed_callback,
             window_end=window_end_for(self.start_window, context),
-            **carried,
         )
 
     # Extension points: each does nothing here.
