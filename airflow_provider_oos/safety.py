@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, NoReturn
 
 from airflow_provider_oos.models import Execution
@@ -150,15 +150,8 @@ class Attention:
         """Call after every look at a not-final execution (worker loop, sensor poke)."""
         now = now or now_utc()
         if self.pauses.observe(execution) and self.pause_callbacks:
-            message = describe_paused(execution, console_url)
-            send_notifications(
-                self.pause_callbacks,
-                context,
-                event=PAUSED_EVENT,
-                execution_id=execution.id,
-                console_url=console_url,
-                message=message,
-                log=log,
+            self._tell(
+                PAUSED_EVENT, execution.id, console_url, describe_paused(execution, console_url), context, log
             )
         if not execution.is_final and self.window.check(now):
             assert self.window.window_end is not None  # check() is True only with an end
@@ -166,15 +159,26 @@ class Attention:
                 execution.id, self.window.window_end, now, execution.state, console_url
             )
             log.warning("%s", message)
-            send_notifications(
-                self.window_closed_callbacks,
-                context,
-                event=WINDOW_CLOSED_EVENT,
-                execution_id=execution.id,
-                console_url=console_url,
-                message=message,
-                log=log,
-            )
+            self._tell(WINDOW_CLOSED_EVENT, execution.id, console_url, message, context, log)
+
+    def _tell(
+        self,
+        event: str,
+        execution_id: str,
+        console_url: str | None,
+        message: str,
+        context: Mapping[str, Any],
+        log: logging.Logger | Any,
+    ) -> None:
+        send_notifications(
+            self.pause_callbacks if event == PAUSED_EVENT else self.window_closed_callbacks,
+            context,
+            event=event,
+            execution_id=execution_id,
+            console_url=console_url,
+            message=message,
+            log=log,
+        )
 
     def trigger_kwargs(self) -> dict[str, Any]:
         """What a trigger needs to fire an event (never to notify) at the next pause or the window end."""
@@ -193,14 +197,8 @@ class Attention:
         kind = str(event.get("attention"))
         message = str(event.get("message") or "")
         log.warning("%s", message)
-        send_notifications(
-            self.pause_callbacks if kind == PAUSED_EVENT else self.window_closed_callbacks,
-            context,
-            event=kind,
-            execution_id=str(event.get("execution_id")),
-            console_url=event.get("console_url") or None,
-            message=message,
-            log=log,
+        self._tell(
+            kind, str(event.get("execution_id")), event.get("console_url") or None, message, context, log
         )
         follow_up = TriggerAttention(
             stop_on_pause=bool(self.pause_callbacks),
@@ -208,3 +206,25 @@ class Attention:
             window_end=event.get("window_end"),
         )
         return {"deadline": event.get("deadline"), **follow_up.kwargs()}
+
+
+def defer_again(
+    task: Any, attention: Attention, event: Mapping[str, Any], context: Mapping[str, Any]
+) -> NoReturn:
+    """After an attention event: notify (in the worker), then defer `task` (an OOS operator or
+    sensor) to the same wait again, with the same deadline."""
+    from airflow_provider_oos.triggers.oos import OosExecutionTrigger
+
+    follow_up = attention.after_event(event, context, task.log)
+    interval = task.poll_interval if hasattr(task, "poll_interval") else task.poke_interval
+    task.defer(
+        trigger=OosExecutionTrigger(
+            execution_id=str(event["execution_id"]),
+            oos_conn_id=task.oos_conn_id,
+            poll_interval=interval.total_seconds() if isinstance(interval, timedelta) else float(interval),
+            on_paused=task.on_paused,
+            **follow_up,
+        ),
+        method_name="execute_complete",
+    )
+    raise AssertionError("defer() returned")  # pragma: no cover - defer always raises

@@ -26,7 +26,13 @@ from airflow_provider_oos.operators.execution_request import (
 from airflow_provider_oos.operators.resumable import HAS_TASK_STATE_STORE, ResumableJobMixin
 from airflow_provider_oos.operators.templates import OosDeleteTemplateOperator, OosUpsertTemplateOperator
 from airflow_provider_oos.reattach import CREATE, task_instance_tags
-from airflow_provider_oos.safety import Attention, guard_start, look_for_earlier_try, window_end_for
+from airflow_provider_oos.safety import (
+    Attention,
+    defer_again,
+    guard_start,
+    look_for_earlier_try,
+    window_end_for,
+)
 from airflow_provider_oos.waiting import Finish, Stop, WaitingStateMachine, log_notes, summarize
 from airflow_provider_oos.window import StartWindow
 
@@ -373,19 +379,7 @@ class OosCreateExecutionOperator(OosBaseOperatorMixin, ResumableJobMixin, BaseOp
         again with the same deadline."""
         if event.get("status") != ATTENTION_STATUS:
             return self.summary_from_event(event, self.timeout)
-        from airflow_provider_oos.triggers.oos import OosExecutionTrigger
-
-        follow_up = self._new_attention(context).after_event(event, context, self.log)
-        self.defer(
-            trigger=OosExecutionTrigger(
-                execution_id=str(event["execution_id"]),
-                oos_conn_id=self.oos_conn_id,
-                poll_interval=float(self.poll_interval),
-                on_paused=self.on_paused,
-                **follow_up,
-            ),
-            method_name="execute_complete",
-        )
+        defer_again(self, self._new_attention(context), event, context)
 
     def on_kill(self) -> None:
         if self._execution_id is None:

@@ -5,7 +5,6 @@ Importing this module stays cheap: the hook (and the HTTP stack with it) loads w
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -13,7 +12,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_oos.models import Template
 from airflow_provider_oos.operators.base import OOS_TEMPLATE_FIELDS, OosBaseOperatorMixin
-from airflow_provider_oos.operators.execution_request import check_template_source
+from airflow_provider_oos.operators.execution_request import check_template_source, json_object
 from airflow_provider_oos.preflight import OosPreflightError, run_preflight
 
 if TYPE_CHECKING:
@@ -75,17 +74,6 @@ class OosPreflightOperator(OosBaseOperatorMixin, BaseOperator):
         self.fail_on_warnings = fail_on_warnings
         check_template_source(template_ref, template_name, template)
 
-    def _properties(self) -> dict[str, Any]:
-        value = self.properties if self.properties is not None else {}
-        if isinstance(value, str):  # rendered JSON text
-            try:
-                value = json.loads(value)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"properties is not valid JSON ({err}); pass a dict.") from None
-        if not isinstance(value, dict):
-            raise TypeError(f"properties must be a JSON object (dict), got {type(value).__name__}.")
-        return value
-
     def execute(self, context: Context) -> dict[str, Any]:
         check_template_source(self.template_ref, self.template_name, self.template)
         report = run_preflight(
@@ -93,7 +81,7 @@ class OosPreflightOperator(OosBaseOperatorMixin, BaseOperator):
             template=self.template,
             template_name=self.template_name,
             template_ref=self.template_ref,
-            properties=self._properties(),
+            properties=json_object(self.properties if self.properties is not None else {}, "properties"),
         )
         if report.ok and not (self.fail_on_warnings and report.warnings):
             (self.log.warning if report.warnings else self.log.info)("%s", report.describe())

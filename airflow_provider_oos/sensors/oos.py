@@ -17,7 +17,7 @@ from airflow_provider_oos.exceptions import (
 from airflow_provider_oos.links.oos import OosExecutionLink
 from airflow_provider_oos.notify import ATTENTION_STATUS, validate_notifiers
 from airflow_provider_oos.operators.base import OOS_TEMPLATE_FIELDS, OosBaseOperatorMixin
-from airflow_provider_oos.safety import Attention
+from airflow_provider_oos.safety import Attention, defer_again
 from airflow_provider_oos.waiting import (
     ErrorTypes,
     Finish,
@@ -174,19 +174,7 @@ class OosExecutionSensor(OosBaseOperatorMixin, BaseSensorOperator):
         (an ``attention`` event) is notified here, in the worker, then the wait defers again."""
         if event.get("status") != ATTENTION_STATUS:
             return self.summary_from_event(event, _seconds(self.timeout))
-        from airflow_provider_oos.triggers.oos import OosExecutionTrigger
-
-        follow_up = Attention(pause_callbacks=self.on_pause_callback).after_event(event, context, self.log)
-        self.defer(
-            trigger=OosExecutionTrigger(
-                execution_id=str(event["execution_id"]),
-                oos_conn_id=self.oos_conn_id,
-                poll_interval=_seconds(self.poke_interval),
-                on_paused=self.on_paused,
-                **follow_up,
-            ),
-            method_name="execute_complete",
-        )
+        defer_again(self, Attention(pause_callbacks=self.on_pause_callback), event, context)
 
 
 def _seconds(value: float | timedelta) -> float:
