@@ -1,9 +1,10 @@
 """OosAsyncHook: the aiohttp side of the OOS API, for the trigger (import it from `hooks.oos`).
 
 Runs the same calls as OosHook (`airflow_provider_oos.operations`) through the same transport
-rules, on pooled sessions (`airflow_provider_oos.session_pool`). Each HTTP call writes one line
-through the hook's own logger; retry warnings go to the `airflow_provider_oos.hooks.oos` logger,
-as the sync hook's do.
+rules, on pooled sessions (`airflow_provider_oos.session_pool`). The hooks of one event loop share
+one lookup of each connection for `CONFIG_TTL_SECONDS` (thousands of triggers, one lookup). Each
+HTTP call writes one line through the hook's own logger; retry warnings go to the
+`airflow_provider_oos.hooks.oos` logger, as the sync hook's do.
 """
 
 from __future__ import annotations
