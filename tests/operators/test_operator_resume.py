@@ -1,8 +1,8 @@
 """A real Airflow run (dag.test) of an operator whose first try dies mid-wait, as in a worker crash.
 
 Airflow >= 3.3: the retry reads the execution id from the task_state_store and reconnects to the
-same execution (one create call). Airflow 3.1: no task_state_store, so the retry creates a second
-execution; the operator's docstring documents this limit and this test pins it down.
+same execution (one create call). Airflow 3.1: no task_state_store, so the retry finds the execution
+by its Airflow tags (reattach, issue 10) and also reconnects to it: one create call on every version.
 Also checks the XComs and the "OOS Execution" extra link the run leaves behind.
 """
 
@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 
 from airflow_provider_oos.emulator.process import EmulatorHandle
-from airflow_provider_oos.operators.oos import HAS_TASK_STATE_STORE
 from tests.support.oos_task_helpers import FAST_RETRY_EXTRAS, connection_json
 
 DAG_ID = "oos_test_worker_crash"
@@ -97,11 +96,7 @@ def test_retry_after_worker_crash(
     assert values["execution_id"] == summary["execution_id"]
     assert values["console_url"] == summary["console_url"]
     assert values["_link_OosExecutionLink"] == summary["console_url"]  # the "OOS Execution" button
-    if HAS_TASK_STATE_STORE:
-        # Reconnected: one execution, and it is the one the crashed try created.
-        assert oos_emulator.create_calls() == 1
-        assert [e["id"] for e in executions] == [summary["execution_id"]]
-    else:
-        # Documented limit below Airflow 3.3: the retry starts a second execution.
-        assert oos_emulator.create_calls() == 2
-        assert summary["execution_id"] in {e["id"] for e in executions}
+    # Reconnected on every version (task_state_store on 3.3, the Airflow tags below): one
+    # execution, and it is the one the crashed try created.
+    assert oos_emulator.create_calls() == 1
+    assert [e["id"] for e in executions] == [summary["execution_id"]]

@@ -12,9 +12,8 @@ is in the task_state_store) the whole process group is SIGKILLed. Then `airflow 
 the same task instance of the same DAG run again, the way a retry would.
 - Airflow >= 3.3: the retry reads the id back (ResumableJobMixin) and reconnects: the emulator's
   createExecutionCalls stays 1 and the run succeeds with the first execution's id.
-- Airflow 3.1: there is no task_state_store; the retry creates a second execution (documented
-  limitation of the sync path on 3.1/3.2; the deferrable path survives worker loss). The test
-  asserts exactly that, so a change in behaviour is noticed.
+- Airflow 3.1: there is no task_state_store; the retry finds the first execution by its Airflow
+  tags (reattach, issue 10) and waits on it: createExecutionCalls stays 1 here too.
 """
 
 from __future__ import annotations
@@ -353,10 +352,11 @@ def test_worker_killed_mid_wait_then_retried(tmp_path: Path) -> None:
             assert final == {first_id: "SUCCESS"}, final
             outcome = f"reconnected to {first_id}; createExecutionCalls 1; final SUCCESS"
         else:
-            # No task_state_store on this Airflow: the retry cannot know the first id.
-            assert emulator.create_calls() == 2, final
-            assert len(final) == 2 and first_id in final, final
-            outcome = "no task_state_store: the retry created a 2nd execution (documented limitation)"
+            # No task_state_store on this Airflow: the retry finds the first id by its tags.
+            assert "reattaching to it instead of starting another" in output, output[-3000:]
+            assert emulator.create_calls() == 1, f"a duplicate execution was created: {final}"
+            assert final == {first_id: "SUCCESS"}, final
+            outcome = f"reattached by tags to {first_id}; createExecutionCalls 1; final SUCCESS"
         assert second.returncode == 0, output[-3000:]
         assert "SUCCESS" in output or "success" in output.lower()
         record("crash recovery", worker_kill=outcome)
