@@ -163,3 +163,16 @@ def memory_top_lines(before: Any, after: Any, units: int, top: int = 8) -> list[
         short = "/".join(frame.filename.split("/")[-2:])
         lines.append([f"{short}:{frame.lineno}", stat.size_diff / units])
     return lines
+
+
+def describe_difference(profile: dict[str, Any], baseline: dict[str, Any], unit: str, top: int = 6) -> str:
+    """What `profile` spends above `baseline` per unit, by component (both from `summarize`)."""
+    ours = {name: ms for name, ms, _ in profile["components"]}
+    base = {name: ms for name, ms, _ in baseline["components"]}
+    extra = sorted(((ours.get(n, 0.0) - base.get(n, 0.0), n) for n in set(ours) | set(base)), reverse=True)
+    total = profile["total_ms_per_unit"] - baseline["total_ms_per_unit"]
+    parts = [f"{name} +{ms:.3f} ms" for ms, name in extra[:top] if ms > 0.005]
+    return (
+        f"cProfile on CPU time, {total:+.3f} ms per {unit} in all (profiled; shares matter more than "
+        f"absolute figures): {'; '.join(parts)}"
+    )
