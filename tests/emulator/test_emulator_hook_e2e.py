@@ -145,8 +145,9 @@ def test_hook_never_duplicates_a_create_when_the_answer_is_lost(
 def test_hook_reads_through_flaky_polling(
     monkeypatch: pytest.MonkeyPatch, oos_emulator: EmulatorHandle
 ) -> None:
-    # 30% faults, 9 attempts per call: all 20 reads succeed but for a ~1e-4 chance.
-    use_connection(monkeypatch, "oos_flaky", oos_emulator.conn_json, max_retries=8, **FAST_RETRIES)
+    # One roll per request: 50% faults (500, 503, 429), 18 attempts per call: all 20 reads
+    # succeed but for a ~1e-4 chance (20 * 0.5**18). With 9 attempts it failed ~4% of runs.
+    use_connection(monkeypatch, "oos_flaky", oos_emulator.conn_json, max_retries=17, **FAST_RETRIES)
     hook = OosHook("oos_flaky")
     template = {
         "name": "t",
