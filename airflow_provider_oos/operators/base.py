@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from airflow_provider_oos.models import Execution
 
 OOS_TEMPLATE_FIELDS: tuple[str, ...] = ("oos_conn_id",)
+# The templated run input shared by the operators that take a template from one of three sources.
+RUN_INPUT_FIELDS: tuple[str, ...] = ("template_ref", "template_name", "template", "properties")
 
 
 def check_conn_id(oos_conn_id: object) -> str:

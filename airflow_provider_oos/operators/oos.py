@@ -15,7 +15,7 @@ from airflow.sdk import BaseOperator
 from airflow_provider_oos.links.oos import OosExecutionLink
 from airflow_provider_oos.models import Template, is_final, is_successful
 from airflow_provider_oos.notify import ATTENTION_STATUS, validate_notifiers
-from airflow_provider_oos.operators.base import OOS_TEMPLATE_FIELDS, OosBaseOperatorMixin
+from airflow_provider_oos.operators.base import OOS_TEMPLATE_FIELDS, RUN_INPUT_FIELDS, OosBaseOperatorMixin
 from airflow_provider_oos.operators.execution_request import (
     ExecutionRequest,
     check_execution_options,
@@ -126,10 +126,7 @@ class OosCreateExecutionOperator(OosBaseOperatorMixin, ResumableJobMixin, BaseOp
 
     template_fields: Sequence[str] = (
         *OOS_TEMPLATE_FIELDS,
-        "template_ref",
-        "template_name",
-        "template",
-        "properties",
+        *RUN_INPUT_FIELDS,
         "description",
         "tags",
     )

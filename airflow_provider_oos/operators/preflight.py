@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import BaseOperator
 
 from airflow_provider_oos.models import Template
-from airflow_provider_oos.operators.base import OOS_TEMPLATE_FIELDS, OosBaseOperatorMixin
+from airflow_provider_oos.operators.base import OOS_TEMPLATE_FIELDS, RUN_INPUT_FIELDS, OosBaseOperatorMixin
 from airflow_provider_oos.operators.execution_request import check_template_source, json_object
 from airflow_provider_oos.preflight import OosPreflightError, run_preflight
 
@@ -47,10 +47,7 @@ class OosPreflightOperator(OosBaseOperatorMixin, BaseOperator):
 
     template_fields: Sequence[str] = (
         *OOS_TEMPLATE_FIELDS,
-        "template_ref",
-        "template_name",
-        "template",
-        "properties",
+        *RUN_INPUT_FIELDS,
     )
     template_ext: Sequence[str] = (".json",)
     template_fields_renderers: ClassVar[dict[str, str]] = {"template": "json", "properties": "json"}
