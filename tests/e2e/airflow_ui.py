@@ -39,7 +39,7 @@ def trigger_rest(rest: Any, dag_id: str, conf: dict[str, Any] | None = None) -> 
     return run_id
 
 
-def wait_for_runs(rest: Any, runs: dict[str, str], timeout: float = 300) -> dict[str, str]:
+def wait_for_runs(rest: Any, runs: dict[str, str], timeout: float = 600) -> dict[str, str]:
     """Wait until every (dag_id -> run_id) run is final; return dag_id -> state."""
     deadline = time.monotonic() + timeout
     states: dict[str, str] = {}
