@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import sqlite3
 import subprocess
 import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from airflow_provider_oos.emulator.pytest_plugin import EmulatorHandle
@@ -115,3 +120,47 @@ def step_template(name: str, *, instance: str, shell_seconds: float) -> dict[str
 
 def env_int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str, poll: float = 0.1) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(poll)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def execution_reads(emulator: RecordingEmulator) -> int:
+    """GET-execution calls the emulator has answered so far."""
+    return int(emulator.admin("GET", "stats")["requests"].get("GET /api/logic/oos/v2/execution", 0))
+
+
+def kill_group(process: subprocess.Popen[Any]) -> None:
+    """SIGKILL a whole process group, as a worker dies: no cleanup, no on_kill."""
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+
+
+def airflow_home_copy(tmp_path: Path, dag_id: str, dag_file: str) -> Path:
+    """A private AIRFLOW_HOME: a consistent copy of the migrated metadata DB, one DAG in its folder."""
+    source_home = Path(os.environ["AIRFLOW_HOME"])
+    home = tmp_path / "airflow-home"
+    (home / "dags").mkdir(parents=True)
+    with sqlite3.connect(source_home / "airflow.db") as source, sqlite3.connect(home / "airflow.db") as copy:
+        source.backup(copy)  # consistent even while other tests use the source
+    (home / "dags" / f"{dag_id}.py").write_text(dag_file)
+    return home
+
+
+def airflow_env(home: Path, conn: str) -> dict[str, str]:
+    """Everything pointed at the private home (Airflow writes a default airflow.cfg there)."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__", "AIRFLOW_CONN_"))},
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW_CONN_OOS_DEFAULT": conn,
+    }

@@ -21,13 +21,11 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +34,17 @@ import pytest
 from airflow_provider_oos.models import is_final
 
 from .figures import record
-from .support import RecordingEmulator, connection_json, context_for, step_template
+from .support import (
+    RecordingEmulator,
+    airflow_env,
+    airflow_home_copy,
+    connection_json,
+    context_for,
+    execution_reads,
+    kill_group,
+    step_template,
+    wait_for,
+)
 
 HAS_TASK_STATE_STORE = True
 try:
@@ -46,25 +54,6 @@ except ImportError:  # Airflow < 3.3
 
 LOGICAL_DATE = "2026-01-01T00:00:00+00:00"
 DAG_ID = "reliability_worker_crash"
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str, poll: float = 0.1) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(poll)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
-def gets(emulator: RecordingEmulator) -> int:
-    """GET-execution calls the emulator has answered so far."""
-    return int(emulator.admin("GET", "stats")["requests"].get("GET /api/logic/oos/v2/execution", 0))
-
-
-def kill_group(process: subprocess.Popen[Any]) -> None:
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=30)
 
 
 # ---- triggerer restart -------------------------------------------------------------------------
@@ -125,8 +114,8 @@ def test_trigger_cancelled_mid_wait_resumes_from_serialized_kwargs_fast(
 
         async def first_then_second() -> list[Any]:
             first = asyncio.ensure_future(rebuilt().run().__anext__())
-            before = gets(emulator)
-            while gets(emulator) < before + 2:  # it is polling the paused execution
+            before = execution_reads(emulator)
+            while execution_reads(emulator) < before + 2:  # it is polling the paused execution
                 await asyncio.sleep(0.05)
             first.cancel()  # the triggerer goes away mid-wait
             with pytest.raises(asyncio.CancelledError):
@@ -175,21 +164,19 @@ def test_triggerer_restarted_mid_wait_resumes_from_serialized_kwargs(
         execution_id = context["ti"].xcom["execution_id"]
         env = {**os.environ, "AIRFLOW_CONN_OOS_DEFAULT": conn}
 
-        def gets() -> int:
-            requests = emulator.admin("GET", "stats")["requests"]
-            return int(requests.get("GET /api/logic/oos/v2/execution", 0))
-
         # Paused (as if it waited for a person) while the first process polls: what it sees
         # cannot depend on how long a Python process takes to start on a loaded machine.
         emulator.admin("POST", f"executions/{execution_id}/pause")
-        before = gets()
+        before = execution_reads(emulator)
         first = subprocess.Popen(
             [sys.executable, "-c", TRIGGERER, serialized],
             env=env,
             start_new_session=True,
             stdout=subprocess.PIPE,
         )
-        wait_for(lambda: gets() >= before + 2, 120, "the first triggerer process to poll twice")
+        wait_for(
+            lambda: execution_reads(emulator) >= before + 2, 120, "the first triggerer process to poll twice"
+        )
         state_at_kill = emulator.admin("GET", "executions")["executions"][0]["state"]
         kill_group(first)
         assert first.stdout is not None and "EVENTS" not in first.stdout.read().decode()
@@ -257,30 +244,6 @@ DAG_FILE = textwrap.dedent(
 )
 
 
-def airflow_home_copy(tmp_path: Path) -> Path:
-    """A private AIRFLOW_HOME: a consistent copy of the migrated metadata DB, our DAG folder."""
-    source_home = Path(os.environ["AIRFLOW_HOME"])
-    home = tmp_path / "airflow-home"
-    (home / "dags").mkdir(parents=True)
-    with sqlite3.connect(source_home / "airflow.db") as source, sqlite3.connect(home / "airflow.db") as copy:
-        source.backup(copy)  # consistent even while other tests use the source
-    (home / "dags" / f"{DAG_ID}.py").write_text(DAG_FILE)
-    return home
-
-
-def airflow_env(home: Path, conn: str) -> dict[str, str]:
-    """Everything pointed at the private home (Airflow writes a default airflow.cfg there)."""
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__", "AIRFLOW_CONN_"))},
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW_CONN_OOS_DEFAULT": conn,
-    }
-
-
 def stored_execution_ids(home: Path) -> list[str]:
     if not HAS_TASK_STATE_STORE:
         return []
@@ -295,7 +258,7 @@ def stored_execution_ids(home: Path) -> list[str]:
 @pytest.mark.reliability
 def test_worker_killed_mid_wait_then_retried(tmp_path: Path) -> None:
     emulator = RecordingEmulator(time_scale=0.5, instances=["i-ok"]).start()  # the shell step lasts ~10 s
-    home = airflow_home_copy(tmp_path)
+    home = airflow_home_copy(tmp_path, DAG_ID, DAG_FILE)
     env = airflow_env(home, connection_json(emulator, max_retries=3, retry_wait_min=0.1, retry_wait_max=1))
     airflow = [sys.executable, "-m", "airflow"]
     first_log = tmp_path / "first-run.log"
@@ -324,7 +287,7 @@ def test_worker_killed_mid_wait_then_retried(tmp_path: Path) -> None:
             # Held PAUSED until the retry is polling it, so the retry meets it mid-run however
             # long Airflow takes to start here (else it might find it already finished).
             emulator.admin("POST", f"executions/{first_id}/pause")
-        gets_before = gets(emulator)
+        gets_before = execution_reads(emulator)
         second_log = tmp_path / "second-run.log"
         with second_log.open("w") as out:
             second = subprocess.Popen(
@@ -337,7 +300,9 @@ def test_worker_killed_mid_wait_then_retried(tmp_path: Path) -> None:
             try:
                 if HAS_TASK_STATE_STORE:
                     wait_for(
-                        lambda: gets(emulator) >= gets_before + 3, 240, "the retry to poll the execution"
+                        lambda: execution_reads(emulator) >= gets_before + 3,
+                        240,
+                        "the retry to poll the execution",
                     )
                     emulator.admin("POST", f"executions/{first_id}/resume")
                 second.wait(timeout=300)

@@ -12,23 +12,25 @@ Runs in `make test` (both Airflow versions) and in the full reliability run.
 
 from __future__ import annotations
 
-import os
-import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from airflow_provider_oos.models import is_final
 
 from .figures import record
-from .support import RecordingEmulator, connection_json
+from .support import (
+    RecordingEmulator,
+    airflow_env,
+    airflow_home_copy,
+    connection_json,
+    execution_reads,
+    kill_group,
+    wait_for,
+)
 
 LOGICAL_DATE = "2026-01-01T00:00:00+00:00"
 DAG_ID = "reliability_worker_kill_reattach"
@@ -63,52 +65,12 @@ DAG_FILE = textwrap.dedent(
 pytestmark = pytest.mark.timeout(600)
 
 
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
-def reads(emulator: RecordingEmulator) -> int:
-    return int(emulator.admin("GET", "stats")["requests"].get("GET /api/logic/oos/v2/execution", 0))
-
-
-def kill_group(process: subprocess.Popen[Any]) -> None:
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=30)
-
-
-def private_home(tmp_path: Path, conn: str) -> dict[str, str]:
-    """A private AIRFLOW_HOME (a consistent copy of the migrated metadata DB, our DAG) and its env."""
-    home = tmp_path / "airflow-home"
-    (home / "dags").mkdir(parents=True)
-    with (
-        sqlite3.connect(Path(os.environ["AIRFLOW_HOME"]) / "airflow.db") as source,
-        sqlite3.connect(home / "airflow.db") as copy,
-    ):
-        source.backup(copy)
-    (home / "dags" / f"{DAG_ID}.py").write_text(DAG_FILE)
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__", "AIRFLOW_CONN_"))},
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW_CONN_OOS_DEFAULT": conn,
-    }
-
-
 def test_worker_sigkilled_mid_wait_reattaches_by_tags(tmp_path: Path) -> None:
     import airflow
 
     emulator = RecordingEmulator(time_scale=0.5, instances=["i-ok"]).start()  # the step lasts ~10 s
-    env = private_home(
-        tmp_path, connection_json(emulator, max_retries=3, retry_wait_min=0.1, retry_wait_max=1)
-    )
+    home = airflow_home_copy(tmp_path, DAG_ID, DAG_FILE)
+    env = airflow_env(home, connection_json(emulator, max_retries=3, retry_wait_min=0.1, retry_wait_max=1))
     airflow_cli = [sys.executable, "-m", "airflow"]
     try:
         with (tmp_path / "first-try.log").open("w") as out:
@@ -121,7 +83,7 @@ def test_worker_sigkilled_mid_wait_reattaches_by_tags(tmp_path: Path) -> None:
             )
             try:
                 wait_for(lambda: emulator.create_calls() == 1, 240, "the first try to create its execution")
-                wait_for(lambda: reads(emulator) >= 1, 60, "the first try to start waiting")
+                wait_for(lambda: execution_reads(emulator) >= 1, 60, "the first try to start waiting")
                 (execution,) = emulator.executions()
                 first_id = execution["id"]
                 assert not is_final(execution["state"]), "the execution finished before the crash"
@@ -130,7 +92,7 @@ def test_worker_sigkilled_mid_wait_reattaches_by_tags(tmp_path: Path) -> None:
         # Held PAUSED until the retry polls it, so the retry meets it mid-run however long
         # Airflow takes to start on a loaded machine (else it might find it already finished).
         emulator.admin("POST", f"executions/{first_id}/pause")
-        before = reads(emulator)
+        before = execution_reads(emulator)
         second_log = tmp_path / "retry.log"
         with second_log.open("w") as out:
             second = subprocess.Popen(
@@ -141,7 +103,9 @@ def test_worker_sigkilled_mid_wait_reattaches_by_tags(tmp_path: Path) -> None:
                 start_new_session=True,
             )
             try:
-                wait_for(lambda: reads(emulator) >= before + 3, 240, "the retry to poll the execution")
+                wait_for(
+                    lambda: execution_reads(emulator) >= before + 3, 240, "the retry to poll the execution"
+                )
                 emulator.admin("POST", f"executions/{first_id}/resume")
                 second.wait(timeout=300)
             finally:
