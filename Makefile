@@ -16,14 +16,14 @@ $(UV):
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check uv
 
-$(VENV)/.installed: pyproject.toml constraints/airflow-3.3.2.txt | $(UV)
+$(VENV)/.installed: pyproject.toml emulator/pyproject.toml constraints/airflow-3.3.2.txt | $(UV)
 	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENV)
-	$(UV) pip install --quiet --python $(VENV)/bin/python -c constraints/airflow-3.3.2.txt -e '.[dev]'
+	$(UV) pip install --quiet --python $(VENV)/bin/python -c constraints/airflow-3.3.2.txt -e '.[dev]' -e ./emulator
 	touch $@
 
-$(VENV31)/.installed: pyproject.toml constraints/airflow-3.1.8.txt | $(UV)
+$(VENV31)/.installed: pyproject.toml emulator/pyproject.toml constraints/airflow-3.1.8.txt | $(UV)
 	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENV31)
-	$(UV) pip install --quiet --python $(VENV31)/bin/python -c constraints/airflow-3.1.8.txt -e '.[dev]'
+	$(UV) pip install --quiet --python $(VENV31)/bin/python -c constraints/airflow-3.1.8.txt -e '.[dev]' -e ./emulator
 	touch $@
 
 $(AIRFLOW_HOME_33)/airflow.db: $(VENV)/.installed
@@ -38,8 +38,8 @@ venv: $(VENV)/.installed
 venv31: $(VENV31)/.installed
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check airflow_provider_oos tests benchmarks example_dags scripts
-	$(VENV)/bin/ruff format --check airflow_provider_oos tests benchmarks example_dags scripts
+	$(VENV)/bin/ruff check airflow_provider_oos emulator tests benchmarks example_dags scripts
+	$(VENV)/bin/ruff format --check airflow_provider_oos emulator tests benchmarks example_dags scripts
 	$(VENV)/bin/mypy
 
 test-3.3: $(AIRFLOW_HOME_33)/airflow.db

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from airflow_provider_oos.models import Execution
+    from airflow_provider_oos.client.models import Execution
+    from airflow_provider_oos.rules.preflight import PreflightReport
 
 
 class OosError(Exception):
@@ -57,13 +58,15 @@ class OosConnectionError(OosApiError):
         *,
         request_sent: bool,
         tls: bool = False,
+        status: int | None = None,
+        code: str | int | None = None,
         request_id: str | None = None,
         method: str | None = None,
         path: str | None = None,
     ) -> None:
         self.request_sent = request_sent
         self.tls = tls
-        super().__init__(message, request_id=request_id, method=method, path=path)
+        super().__init__(message, status=status, code=code, request_id=request_id, method=method, path=path)
 
 
 class OosCreateOutcomeUnknownError(OosConnectionError):
@@ -78,12 +81,10 @@ class OosCreateOutcomeUnknownError(OosConnectionError):
     def __init__(self, message: str, *, create_token: str, cause: OosApiError) -> None:
         self.create_token = create_token
         self.cause = cause
-        self.request_sent = True
-        self.tls = False
-        OosApiError.__init__(
-            self,
+        super().__init__(
             message,
-            status=cause.status,
+            request_sent=True,
+            status=cause.status,  # a 5xx answer, or None when there was no answer
             code=cause.code,
             request_id=cause.request_id,
             method=cause.method,
@@ -126,3 +127,11 @@ class OosExecutionPausedError(OosExecutionError):
 
 class OosExecutionTimeoutError(OosExecutionError):
     """The execution did not reach a final state within the allowed time."""
+
+
+class OosPreflightError(OosError, ValueError):
+    """Preflight found problems in a planned run; ``report`` holds them all."""
+
+    def __init__(self, report: PreflightReport) -> None:
+        self.report = report
+        super().__init__(report.describe())

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_oos.emulator.process import EmulatorHandle
+from oos_emulator.process import EmulatorHandle
 
 REPO = Path(__file__).resolve().parent.parent
 ACCESS_KEY = "emulator-ak"
@@ -108,7 +108,7 @@ class Emulator(EmulatorHandle):
 
 @contextmanager
 def emulator(time_scale: float = 1.0) -> Iterator[Emulator]:
-    """Start `python -m airflow_provider_oos.emulator --port 0` and stop it with SIGTERM."""
+    """Start `python -m oos_emulator --port 0` and stop it with SIGTERM."""
     server = Emulator(time_scale=time_scale, access_key=ACCESS_KEY, secret_key=SECRET_KEY)
     server.start()
     try:

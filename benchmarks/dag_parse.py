@@ -30,7 +30,7 @@ EXAMPLE_DAGS = REPO / "example_dags"
 OPERATORS_MODULE = "airflow_provider_oos.operators.oos"
 # Importing the operators module must not pull these in (they cost time and memory in every
 # DAG file processor; the hook is only needed when a task runs).
-FORBIDDEN = ("requests", "aiohttp", "airflow_provider_oos.emulator", "airflow_provider_oos.hooks")
+FORBIDDEN = ("requests", "aiohttp", "oos_emulator", "airflow_provider_oos.hooks")
 PYCACHE = Path(tempfile.gettempdir()) / "oos-bench-pycache"
 
 

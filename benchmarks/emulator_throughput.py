@@ -22,9 +22,9 @@ from typing import Any
 
 import aiohttp
 import requests
+from oos_emulator.process import EmulatorHandle, start_emulator
 
-from airflow_provider_oos.auth import BceCredentials, signed_headers
-from airflow_provider_oos.emulator.process import EmulatorHandle, start_emulator
+from airflow_provider_oos.client.auth import BceCredentials, signed_headers
 
 TARGET_REQUESTS_PER_SECOND = 300
 DEFAULT_CLIENTS = 8

@@ -71,7 +71,7 @@ def _floors(hook: Any, execution_id: str) -> dict[str, Callable[[str], object]]:
     import requests
     import urllib3
 
-    from airflow_provider_oos.auth import BceAuth, signed_headers
+    from airflow_provider_oos.client.auth import BceAuth, signed_headers
 
     credentials = hook.config.credentials
     url = f"{hook.config.api_url}/v2/execution?id="
@@ -151,8 +151,8 @@ async def _async_costs(execution_id: str, calls: int) -> dict[str, float]:
     of one poll); `lookup_cpu_ms`: CPU of `get_config()` on a new hook (what each trigger run pays
     for its connection: the lookup and parse are shared by the hooks of one event loop).
     """
+    from airflow_provider_oos.client.session_pool import close_all_sessions
     from airflow_provider_oos.hooks.oos_async import OosAsyncHook
-    from airflow_provider_oos.session_pool import close_all_sessions
 
     hook = OosAsyncHook(oos_conn_id="oos_bench_hook")
     await hook.get_execution(execution_id)  # warm: pooled session, connection

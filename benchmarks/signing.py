@@ -30,7 +30,7 @@ NEW_SECOND = "auth.sign, every call in a new second (signing key derived)"
 
 
 def _ours() -> Callable[[], object]:
-    from airflow_provider_oos.auth import sign
+    from airflow_provider_oos.client.auth import sign
 
     query = {"id": EXECUTION_ID}
     headers = {"host": HOST, "x-bce-date": DATE}
@@ -40,7 +40,7 @@ def _ours() -> Callable[[], object]:
 
 def _ours_new_second() -> Callable[[], object]:
     """auth.sign when every call falls in a new second: the per-second signing-key cache misses."""
-    from airflow_provider_oos.auth import sign
+    from airflow_provider_oos.client.auth import sign
 
     query = {"id": EXECUTION_ID}
     headers = {"host": HOST, "x-bce-date": DATE}
@@ -79,7 +79,7 @@ def _floor() -> Callable[[], object]:
 
 def _signed_headers() -> Callable[[], object]:
     """What the hook really calls per request (adds URL parsing and the date header)."""
-    from airflow_provider_oos.auth import BceCredentials, signed_headers
+    from airflow_provider_oos.client.auth import BceCredentials, signed_headers
 
     credentials = BceCredentials(AK, SK)
     url = f"http://{HOST}{PATH}?id={EXECUTION_ID}"

@@ -96,7 +96,7 @@ async def _create_streaming(
     """
     import aiohttp
 
-    from airflow_provider_oos.auth import BceCredentials, signed_headers
+    from airflow_provider_oos.client.auth import BceCredentials, signed_headers
 
     credentials = BceCredentials(ACCESS_KEY, SECRET_KEY)
     endpoint = f"{url}/api/logic/oos/v2/execution"
@@ -156,8 +156,8 @@ class NaiveTrigger:
     async def run(self) -> AsyncIterator[dict[str, Any]]:
         import aiohttp
 
-        from airflow_provider_oos.auth import BceCredentials, signed_headers
-        from airflow_provider_oos.models import Execution, is_final, is_successful
+        from airflow_provider_oos.client.auth import BceCredentials, signed_headers
+        from airflow_provider_oos.client.models import Execution, is_final, is_successful
 
         credentials = BceCredentials(self.connection["login"], self.connection["password"])
         url = f"{self.connection['host']}/api/logic/oos/v2/execution?id={self.execution_id}"
@@ -191,7 +191,7 @@ async def _wait_all(ids_path: Path, variant: str, poll_interval: float, profile:
     """
     import aiohttp  # noqa: F401 - imported before the baseline, as a triggerer has it loaded
 
-    from airflow_provider_oos.session_pool import close_all_sessions
+    from airflow_provider_oos.client.session_pool import close_all_sessions
     from airflow_provider_oos.triggers.oos import OosExecutionTrigger
 
     loop = asyncio.get_running_loop()

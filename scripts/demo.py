@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from oos_emulator.process import EmulatorHandle
 
-from airflow_provider_oos.auth import BceAuth, BceCredentials
-from airflow_provider_oos.emulator.process import EmulatorHandle
+from airflow_provider_oos.client.auth import BceAuth, BceCredentials
 
 REPO = Path(__file__).resolve().parent.parent
 DAG_ID = "example_oos_maintenance_window"

@@ -4,4 +4,4 @@ The emulator fixtures are the provider's opt-in pytest plugin (installing the pr
 nobody's pytest); a user's own project enables it with the same line.
 """
 
-pytest_plugins = ["airflow_provider_oos.emulator.pytest_plugin", "tests.support.hook_fixtures"]
+pytest_plugins = ["oos_emulator.pytest_plugin", "tests.support.hook_fixtures"]

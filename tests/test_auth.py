@@ -23,7 +23,7 @@ from baidubce.auth.bce_v1_signer import sign as sdk_sign
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_oos.auth import (
+from airflow_provider_oos.client.auth import (
     BceAuth,
     BceCredentials,
     canonical_headers,

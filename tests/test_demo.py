@@ -10,8 +10,8 @@ from types import ModuleType
 
 import pytest
 import requests
+from oos_emulator.process import EmulatorHandle
 
-from airflow_provider_oos.emulator.process import EmulatorHandle
 from tests.support.dag_runner import REPO, OosApi
 
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from oos_emulator.process import DEFAULT_TEST_TIME_SCALE, EmulatorHandle, start_emulator
 
-from airflow_provider_oos.emulator.process import DEFAULT_TEST_TIME_SCALE, EmulatorHandle, start_emulator
 from scripts.deploy.config import ALL_INSTANCES, EXAMPLE_INSTANCES
 from tests.support.dag_runner import EXAMPLE_DAGS, REPO, DagTestProcess, DagTestRun, OosApi
 

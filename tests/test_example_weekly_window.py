@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from oos_emulator.process import EmulatorHandle, start_emulator
 
-from airflow_provider_oos.emulator.process import EmulatorHandle, start_emulator
 from tests.support.dag_runner import EXAMPLE_DAGS, DagTestProcess
 
 pytestmark = pytest.mark.timeout(600)

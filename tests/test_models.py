@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_oos.models import (
+from airflow_provider_oos.client.answers import parse_response
+from airflow_provider_oos.client.models import (
     Execution,
     OperatorPage,
     Template,
@@ -22,7 +23,6 @@ from airflow_provider_oos.models import (
     is_paused,
     is_successful,
 )
-from airflow_provider_oos.transport import parse_response
 
 SEED = json.loads((Path(__file__).parent / "support" / "seed_get_execution.json").read_text())
 
@@ -188,7 +188,7 @@ def test_pages_parse() -> None:
 
 
 def test_tags_are_read_in_both_shapes_and_written_in_the_published_one() -> None:
-    from airflow_provider_oos.models import Tag
+    from airflow_provider_oos.client.models import Tag
 
     raw = {**seed_result(), "tags": [{"tagKey": "team", "tagValue": "ops"}, {"key": "env", "value": "prod"}]}
     execution = Execution.model_validate(raw)
@@ -238,7 +238,7 @@ def test_outputs_and_a_new_execution_without_tasks() -> None:
 
 
 def test_pages_of_executions_and_task_children() -> None:
-    from airflow_provider_oos.models import ExecutionPage, TaskPage
+    from airflow_provider_oos.client.models import ExecutionPage, TaskPage
 
     executions = ExecutionPage.model_validate({"executions": [seed_result()], "totalCount": 1, "pageNo": 1})
     assert executions.executions[0].id == SEED["result"]["id"] and executions.total_count == 1

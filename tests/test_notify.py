@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from airflow.sdk import BaseNotifier
 
-from airflow_provider_oos.models import Execution
-from airflow_provider_oos.notify import (
+from airflow_provider_oos.client.models import Execution
+from airflow_provider_oos.rules.notify import (
     PAUSED_EVENT,
     PauseWatch,
     pause_key,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from oos_emulator.process import EmulatorHandle
 
-from airflow_provider_oos.emulator.process import EmulatorHandle
-from airflow_provider_oos.models import Property, Template
-from airflow_provider_oos.preflight import (
+from airflow_provider_oos.client.models import Property, Template
+from airflow_provider_oos.rules.preflight import (
     OosPreflightError,
     PreflightReport,
     check_properties,

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_oos.models import Execution
-from airflow_provider_oos.reporting import LOG_TAIL_LINES, ProgressTracker, describe_failure
-from airflow_provider_oos.waiting import WaitingStateMachine
+from airflow_provider_oos.client.models import Execution
+from airflow_provider_oos.rules.reporting import LOG_TAIL_LINES, ProgressTracker, describe_failure
+from airflow_provider_oos.rules.waiting import WaitingStateMachine
 
 URL = "https://console.example/oos/execution/d-8fJk2LmQp3Rs?region=bj"
 LONG_ID = "d-8fJk2LmQp3Rs"  # the length of real execution ids

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_oos.client.models import Execution
+from airflow_provider_oos.client.retry import is_transient
 from airflow_provider_oos.exceptions import (
     OosApiError,
     OosAuthError,
@@ -16,9 +18,7 @@ from airflow_provider_oos.exceptions import (
     OosNotFoundError,
     OosThrottledError,
 )
-from airflow_provider_oos.models import Execution
-from airflow_provider_oos.transport import is_transient
-from airflow_provider_oos.waiting import (
+from airflow_provider_oos.rules.waiting import (
     MAX_BACKOFF_SECONDS,
     ErrorTypes,
     Finish,

@@ -8,7 +8,7 @@ from typing import Any
 import pendulum
 import pytest
 
-from airflow_provider_oos.window import (
+from airflow_provider_oos.rules.window import (
     FAIL,
     SKIP,
     START,

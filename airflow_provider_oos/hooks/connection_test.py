@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from airflow_provider_oos import operations as ops
-from airflow_provider_oos.connection import DEFAULT_BASE_PATH
+from airflow_provider_oos.client import operations as ops
+from airflow_provider_oos.client.connection import DEFAULT_BASE_PATH
+from airflow_provider_oos.client.models import OperatorPage
 from airflow_provider_oos.exceptions import OosApiError, OosAuthError, OosConnectionError
-from airflow_provider_oos.models import OperatorPage
 
 if TYPE_CHECKING:
     from airflow_provider_oos.hooks.oos import OosHook

@@ -20,14 +20,14 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_oos import operations as ops
+from airflow_provider_oos.client import operations as ops
+from airflow_provider_oos.client.models import Execution, Tag, Template
 from airflow_provider_oos.exceptions import (
     OosApiError,
     OosCallNotAvailableError,
     OosConnectionError,
     OosCreateOutcomeUnknownError,
 )
-from airflow_provider_oos.models import Execution, Tag, Template
 
 if TYPE_CHECKING:
     from airflow_provider_oos.hooks.oos import OosHook

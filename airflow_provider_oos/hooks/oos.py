@@ -1,9 +1,9 @@
 """OosHook (sync, `requests`) and OosAsyncHook (aiohttp, for the trigger) over the OOS API.
 
-Both hooks run the same calls (`airflow_provider_oos.operations`: what each published operation
-sends and how its answer is read) through the same transport rules (`airflow_provider_oos.transport`:
+Both hooks run the same calls (`airflow_provider_oos.client.operations`: what each published operation
+sends and how its answer is read) through the same transport rules (`airflow_provider_oos.client.transport`:
 answer parsing, error mapping, retry policy), on the connection parsed by
-`airflow_provider_oos.connection`. Each HTTP call writes one line through the hook's own logger;
+`airflow_provider_oos.client.connection`. Each HTTP call writes one line through the hook's own logger;
 retry warnings go to this module's logger. OosAsyncHook lives in `oos_async` and is imported
 from here, like OosHook.
 """
@@ -11,33 +11,34 @@ from here, like OosHook.
 from __future__ import annotations
 
 import logging
-import sys
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import requests
 from airflow.sdk import BaseHook
 from tenacity import Retrying
 from typing_extensions import Unpack
 
-from airflow_provider_oos import operations as ops
-from airflow_provider_oos.auth import BceAuth
-from airflow_provider_oos.connection import (
-    CONN_TYPE,
+from airflow_provider_oos.client import operations as ops
+from airflow_provider_oos.client.answers import (
+    JSON_CONTENT_TYPE,
+    REQUEST_ID_HEADER,
+    call_not_available,
+    parse_response,
+)
+from airflow_provider_oos.client.auth import BceAuth
+from airflow_provider_oos.client.connection import (
     DEFAULT_CONN_ID,
     OosConnectionConfig,
     connection_form_widgets,
     parse_connection,
     ui_field_behaviour,
 )
-from airflow_provider_oos.exceptions import OosApiError
-from airflow_provider_oos.hooks.connection_test import describe_probe
-from airflow_provider_oos.hooks.create_token import CreateRecovery
-from airflow_provider_oos.hooks.oos_async import OosAsyncHook
-from airflow_provider_oos.models import (
+from airflow_provider_oos.client.connection_form import CONN_TYPE
+from airflow_provider_oos.client.models import (
     Execution,
     ExecutionPage,
     OperatorPage,
@@ -47,30 +48,15 @@ from airflow_provider_oos.models import (
     TemplateCheck,
     TemplatePage,
 )
-from airflow_provider_oos.operations import ApiCall, ExecutionFilters, TagsArg
-from airflow_provider_oos.session_pool import close_all_sessions
-from airflow_provider_oos.transport import (
-    JSON_CONTENT_TYPE,
-    REQUEST_ID_HEADER,
-    Route,
-    call_not_available,
-    log_call,
-    parse_response,
-    query_string,
-    read_body,
-    replaying,
-    requests_error,
-    retry_settings,
-    user_agent,
-)
-
-if TYPE_CHECKING:
-    pass
-
-if sys.version_info >= (3, 11):
-    pass
-else:  # aiohttp brings async-timeout on Python 3.10
-    pass
+from airflow_provider_oos.client.operations import ApiCall, ExecutionFilters, TagsArg
+from airflow_provider_oos.client.retry import replaying, retry_settings
+from airflow_provider_oos.client.routes import Route, query_string
+from airflow_provider_oos.client.session_pool import close_all_sessions
+from airflow_provider_oos.client.transport import log_call, read_body, requests_error, user_agent
+from airflow_provider_oos.exceptions import OosApiError
+from airflow_provider_oos.hooks.connection_test import describe_probe
+from airflow_provider_oos.hooks.create_token import CreateRecovery
+from airflow_provider_oos.hooks.oos_async import OosAsyncHook
 
 __all__ = ["OosAsyncHook", "OosHook", "close_all_sessions"]
 
@@ -262,7 +248,7 @@ class OosHook(BaseHook):
     def run(self, call: ApiCall[T], *, attempts: int | None = None, base_path: str | None = None) -> T:
         """Send one call (retried by the retry policy) and read its result.
 
-        :param call: the call, from `airflow_provider_oos.operations`.
+        :param call: the call, from `airflow_provider_oos.client.operations`.
         :param attempts: at most this many attempts instead of the connection's `max_retries` + 1.
         :param base_path: another base path than the connection's (the connection test probes both).
         """

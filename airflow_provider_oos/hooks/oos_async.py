@@ -1,7 +1,7 @@
 """OosAsyncHook: the aiohttp side of the OOS API, for the trigger (import it from `hooks.oos`).
 
-Runs the same calls as OosHook (`airflow_provider_oos.operations`) through the same transport
-rules, on pooled sessions (`airflow_provider_oos.session_pool`). The hooks of one event loop share
+Runs the same calls as OosHook (`airflow_provider_oos.client.operations`) through the same transport
+rules, on pooled sessions (`airflow_provider_oos.client.session_pool`). The hooks of one event loop share
 one lookup of each connection for `CONFIG_TTL_SECONDS` (thousands of triggers, one lookup). Each
 HTTP call writes one line through the hook's own logger; retry warnings go to the
 `airflow_provider_oos.hooks.oos` logger, as the sync hook's do.
@@ -22,24 +22,27 @@ from airflow.sdk import BaseHook
 from tenacity import AsyncRetrying
 from typing_extensions import Unpack
 
-from airflow_provider_oos import operations as ops
-from airflow_provider_oos.auth import signed_headers
-from airflow_provider_oos.connection import CONN_TYPE, DEFAULT_CONN_ID, OosConnectionConfig, parse_connection
-from airflow_provider_oos.exceptions import OosApiError
-from airflow_provider_oos.models import Execution, ExecutionPage, TaskPage
-from airflow_provider_oos.operations import ApiCall, ExecutionFilters
-from airflow_provider_oos.session_pool import POOL
-from airflow_provider_oos.transport import (
+from airflow_provider_oos.client import operations as ops
+from airflow_provider_oos.client.answers import (
     JSON_CONTENT_TYPE,
     REQUEST_ID_HEADER,
-    aiohttp_error,
     call_not_available,
-    log_call,
     parse_response,
-    query_string,
-    replaying_async,
-    retry_settings,
 )
+from airflow_provider_oos.client.auth import signed_headers
+from airflow_provider_oos.client.connection import (
+    DEFAULT_CONN_ID,
+    OosConnectionConfig,
+    parse_connection,
+)
+from airflow_provider_oos.client.connection_form import CONN_TYPE
+from airflow_provider_oos.client.models import Execution, ExecutionPage, TaskPage
+from airflow_provider_oos.client.operations import ApiCall, ExecutionFilters
+from airflow_provider_oos.client.retry import replaying_async, retry_settings
+from airflow_provider_oos.client.routes import query_string
+from airflow_provider_oos.client.session_pool import POOL
+from airflow_provider_oos.client.transport import aiohttp_error, log_call
+from airflow_provider_oos.exceptions import OosApiError
 
 if TYPE_CHECKING:
     import aiohttp

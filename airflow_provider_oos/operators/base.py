@@ -1,7 +1,9 @@
 """The base of the OOS operators and the sensor: the connection, the lazy hook and the shared checks.
 
-Like Amazon's ``base_aws``: one mixin holds what every OOS task repeats, so an operator only says
-what it does. Cheap to import: the hook (and the HTTP stack with it) loads when a task first uses it.
+Like Amazon's ``base_aws``: a mixin supplies what every OOS task repeats (the lazy hook, one read,
+the waiting glue), and ``OosBaseOperator`` / ``OosBaseSensor`` add the ``oos_conn_id`` argument, so
+an operator only says what it does. Cheap to import: the hook (and the HTTP stack with it) loads
+when a task first uses it.
 """
 
 from __future__ import annotations
@@ -10,14 +12,14 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.sdk.bases.operator import BaseOperatorMeta
+from airflow.sdk import BaseOperator, BaseSensorOperator
 
-from airflow_provider_oos.connection import DEFAULT_CONN_ID
-from airflow_provider_oos.waiting import ErrorTypes, Stop, failure_with_log, resolve_trigger_event
+from airflow_provider_oos.client.connection import DEFAULT_CONN_ID
+from airflow_provider_oos.rules.waiting import ErrorTypes, Stop, failure_with_log, resolve_trigger_event
 
 if TYPE_CHECKING:
+    from airflow_provider_oos.client.models import Execution
     from airflow_provider_oos.hooks.oos import OosHook
-    from airflow_provider_oos.models import Execution
 
 OOS_TEMPLATE_FIELDS: tuple[str, ...] = ("oos_conn_id",)
 # The templated run input shared by the operators that take a template from one of three sources.
@@ -33,27 +35,16 @@ def check_conn_id(oos_conn_id: object) -> str:
     return oos_conn_id
 
 
-class OosBaseOperatorMixin:
-    """Connection plumbing of every OOS task: ``oos_conn_id``, the lazy ``hook`` and the waiting glue.
+class OosBaseHookMixin:
+    """What every OOS task shares: the lazy ``hook`` on ``oos_conn_id`` and the waiting glue.
 
-    Put it first in the bases, before the Airflow class, and add its templated field::
-
-        class MyOosOperator(OosBaseOperatorMixin, BaseOperator):
-            template_fields = (*OOS_TEMPLATE_FIELDS, "my_field")
-
-    ``default_args={"oos_conn_id": ...}`` of a DAG applies to it like to any operator argument.
-
-    :param oos_conn_id: the ``baidu_oos`` connection to use (templated). Default ``oos_default``.
+    It has no ``__init__``: ``OosBaseOperator`` and ``OosBaseSensor`` take ``oos_conn_id``, so
+    Airflow applies ``default_args`` to it as to any operator argument.
     """
 
+    oos_conn_id: str
     # The exceptions a wait ends with; the sensor swaps in Airflow-aware subclasses.
     wait_errors: ClassVar[ErrorTypes] = ErrorTypes()
-
-    @BaseOperatorMeta._apply_defaults  # type: ignore[type-var]
-    def __init__(self, *, oos_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.oos_conn_id = oos_conn_id
-        check_conn_id(oos_conn_id)  # fails at DAG parse time; checked again once rendered
 
     @cached_property
     def hook(self) -> OosHook:
@@ -80,3 +71,28 @@ class OosBaseOperatorMixin:
         """After a deferral: the summary from the trigger's one event, or the error a wait in the
         worker would have raised (the trigger already read the failure with logs)."""
         return resolve_trigger_event(event, timeout=timeout, errors=self.wait_errors)
+
+
+class OosBaseOperator(OosBaseHookMixin, BaseOperator):
+    """Base of the OOS operators. Subclasses add their templated fields::
+
+        class MyOosOperator(OosBaseOperator):
+            template_fields = (*OOS_TEMPLATE_FIELDS, "my_field")
+
+    :param oos_conn_id: the ``baidu_oos`` connection to use (templated). Default ``oos_default``.
+    """
+
+    def __init__(self, *, oos_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.oos_conn_id = check_conn_id(oos_conn_id)  # fails at DAG parse time; again once rendered
+
+
+class OosBaseSensor(OosBaseHookMixin, BaseSensorOperator):
+    """Base of the OOS sensors.
+
+    :param oos_conn_id: the ``baidu_oos`` connection to use (templated). Default ``oos_default``.
+    """
+
+    def __init__(self, *, oos_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.oos_conn_id = check_conn_id(oos_conn_id)

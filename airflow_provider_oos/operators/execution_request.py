@@ -10,9 +10,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_oos.models import Template
-from airflow_provider_oos.template_rules import prepare_inline_template
-from airflow_provider_oos.waiting import validate_on_paused, validate_poll_interval
+from airflow_provider_oos.client.models import Template
+from airflow_provider_oos.client.template_rules import prepare_inline_template
+from airflow_provider_oos.rules.waiting import validate_on_paused, validate_poll_interval
 
 
 def json_object(value: object, field: str) -> dict[str, Any]:

@@ -10,12 +10,9 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
-from airflow.sdk import BaseOperator
-
+from airflow_provider_oos.client.models import Template, is_final, is_successful
 from airflow_provider_oos.links.oos import OosExecutionLink
-from airflow_provider_oos.models import Template, is_final, is_successful
-from airflow_provider_oos.notify import ATTENTION_STATUS, validate_notifiers
-from airflow_provider_oos.operators.base import OOS_TEMPLATE_FIELDS, RUN_INPUT_FIELDS, OosBaseOperatorMixin
+from airflow_provider_oos.operators.base import OOS_TEMPLATE_FIELDS, RUN_INPUT_FIELDS, OosBaseOperator
 from airflow_provider_oos.operators.execution_request import (
     ExecutionRequest,
     check_execution_options,
@@ -23,28 +20,24 @@ from airflow_provider_oos.operators.execution_request import (
     check_wait_settings,
     validate_execution_request,
 )
-from airflow_provider_oos.operators.resumable import HAS_TASK_STATE_STORE, ResumableJobMixin
-from airflow_provider_oos.operators.templates import OosDeleteTemplateOperator, OosUpsertTemplateOperator
-from airflow_provider_oos.reattach import CREATE, task_instance_tags
-from airflow_provider_oos.safety import (
+from airflow_provider_oos.operators.safety import (
     Attention,
     defer_again,
     guard_start,
     look_for_earlier_try,
     window_end_for,
 )
-from airflow_provider_oos.waiting import Finish, Stop, WaitingStateMachine, log_notes, summarize
-from airflow_provider_oos.window import StartWindow
-
-try:
-    from airflow.sdk.configuration import conf
-except ImportError:  # Airflow 3.1
-    from airflow.configuration import conf  # type: ignore[no-redef]
+from airflow_provider_oos.operators.templates import OosDeleteTemplateOperator, OosUpsertTemplateOperator
+from airflow_provider_oos.rules.notify import ATTENTION_STATUS, validate_notifiers
+from airflow_provider_oos.rules.reattach import CREATE, task_instance_tags
+from airflow_provider_oos.rules.waiting import Finish, Stop, WaitingStateMachine, log_notes, summarize
+from airflow_provider_oos.rules.window import StartWindow
+from airflow_provider_oos.version_compat import HAS_TASK_STATE_STORE, ResumableJobMixin, conf, durable_kwargs
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_oos.models import Execution
+    from airflow_provider_oos.client.models import Execution
     from airflow_provider_oos.triggers.oos import OosExecutionTrigger
 
 __all__ = [
@@ -55,7 +48,7 @@ __all__ = [
 ]
 
 
-class OosCreateExecutionOperator(OosBaseOperatorMixin, ResumableJobMixin, BaseOperator):  # type: ignore[misc]
+class OosCreateExecutionOperator(ResumableJobMixin, OosBaseOperator):  # type: ignore[misc]
     """Start an OOS execution and (by default) wait until it is final; return a small summary.
 
     Order of work: local checks → ``before_create`` → create → push XCom ``execution_id`` and
@@ -110,7 +103,7 @@ class OosCreateExecutionOperator(OosBaseOperatorMixin, ResumableJobMixin, BaseOp
     :param durable: Airflow >= 3.3: keep the execution id for a retry to reconnect (default True).
         Accepted below 3.3 with one warning; no effect there.
     :param latest_start: the last moment to start: an aware datetime, or a ``timedelta`` after
-        ``window_anchor`` (see :class:`~airflow_provider_oos.window.StartWindow`).
+        ``window_anchor`` (see :class:`~airflow_provider_oos.rules.window.StartWindow`).
     :param window_end: when the maintenance window closes (same forms).
     :param expected_duration: a ``timedelta`` that must still fit before ``window_end``.
     :param window_anchor: ``"data_interval_end"`` (default) or ``"data_interval_start"``; a run
@@ -166,9 +159,10 @@ class OosCreateExecutionOperator(OosBaseOperatorMixin, ResumableJobMixin, BaseOp
         on_pause_callback: Any = None,
         on_window_closed_callback: Any = None,
         reattach: bool = True,
+        durable: bool | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(**durable_kwargs(durable), **kwargs)
         self.template_ref = template_ref
         self.template_name = template_name
         self.template = template

@@ -8,18 +8,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.sdk import BaseOperator
-
-from airflow_provider_oos.models import Template
-from airflow_provider_oos.operators.base import OOS_TEMPLATE_FIELDS, RUN_INPUT_FIELDS, OosBaseOperatorMixin
+from airflow_provider_oos.client.models import Template
+from airflow_provider_oos.exceptions import OosPreflightError
+from airflow_provider_oos.operators.base import OOS_TEMPLATE_FIELDS, RUN_INPUT_FIELDS, OosBaseOperator
 from airflow_provider_oos.operators.execution_request import check_template_source, json_object
-from airflow_provider_oos.preflight import OosPreflightError, run_preflight
+from airflow_provider_oos.rules.preflight import run_preflight
+from airflow_provider_oos.version_compat import AirflowFailException
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class OosPreflightOperator(OosBaseOperatorMixin, BaseOperator):
+class OosPreflightOperator(OosBaseOperator):
     """Check, without changing anything, that a planned OOS execution can start: run it the evening
     before a maintenance window, so a problem is found while there is time to fix it.
 
@@ -83,10 +83,6 @@ class OosPreflightOperator(OosBaseOperatorMixin, BaseOperator):
         if report.ok and not (self.fail_on_warnings and report.warnings):
             (self.log.warning if report.warnings else self.log.info)("%s", report.describe())
             return report.to_dict()
-        try:
-            from airflow.sdk.exceptions import AirflowFailException
-        except ImportError:  # Airflow 3.1
-            from airflow.exceptions import AirflowFailException  # type: ignore[no-redef]
         message = str(OosPreflightError(report))
         if report.ok:
             message = f"{message}\nfail_on_warnings is set: the warnings above fail the preflight."

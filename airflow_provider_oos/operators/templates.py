@@ -8,11 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.sdk import BaseOperator
-
-from airflow_provider_oos.models import Template
-from airflow_provider_oos.operators.base import OOS_TEMPLATE_FIELDS, OosBaseOperatorMixin
-from airflow_provider_oos.template_rules import prepare_inline_template
+from airflow_provider_oos.client.models import Template
+from airflow_provider_oos.client.template_rules import prepare_inline_template
+from airflow_provider_oos.operators.base import OOS_TEMPLATE_FIELDS, OosBaseOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -31,7 +29,7 @@ def _is_subset(wanted: Any, actual: Any) -> bool:
     return bool(wanted == actual)
 
 
-class OosUpsertTemplateOperator(OosBaseOperatorMixin, BaseOperator):
+class OosUpsertTemplateOperator(OosBaseOperator):
     """Create an OOS template, or update the one with the same name if it differs; return its id.
 
     Idempotent: when the stored template already has every field given here, nothing is sent, so
@@ -82,7 +80,7 @@ class OosUpsertTemplateOperator(OosBaseOperatorMixin, BaseOperator):
         return existing.id
 
 
-class OosDeleteTemplateOperator(OosBaseOperatorMixin, BaseOperator):
+class OosDeleteTemplateOperator(OosBaseOperator):
     """Delete an OOS template by id or by name; return its id, or None when it did not exist.
 
     :param template_id: the template's id (``tpl-…``, templated). Give this or ``template_name``.

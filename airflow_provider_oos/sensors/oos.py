@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.sdk import BaseSensorOperator, PokeReturnValue
+from airflow.sdk import PokeReturnValue
 
 from airflow_provider_oos.exceptions import (
     OosExecutionFailedError,
@@ -15,10 +15,10 @@ from airflow_provider_oos.exceptions import (
     OosExecutionTimeoutError,
 )
 from airflow_provider_oos.links.oos import OosExecutionLink
-from airflow_provider_oos.notify import ATTENTION_STATUS, validate_notifiers
-from airflow_provider_oos.operators.base import OOS_TEMPLATE_FIELDS, OosBaseOperatorMixin
-from airflow_provider_oos.safety import Attention, defer_again
-from airflow_provider_oos.waiting import (
+from airflow_provider_oos.operators.base import OOS_TEMPLATE_FIELDS, OosBaseSensor
+from airflow_provider_oos.operators.safety import Attention, defer_again
+from airflow_provider_oos.rules.notify import ATTENTION_STATUS, validate_notifiers
+from airflow_provider_oos.rules.waiting import (
     ErrorTypes,
     Finish,
     Sleep,
@@ -26,13 +26,12 @@ from airflow_provider_oos.waiting import (
     log_notes,
     validate_on_paused,
 )
-
-try:
-    from airflow.sdk.configuration import conf
-    from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
-except ImportError:  # Airflow 3.1
-    from airflow.configuration import conf  # type: ignore[no-redef]
-    from airflow.exceptions import AirflowFailException, AirflowSensorTimeout  # type: ignore[no-redef]
+from airflow_provider_oos.version_compat import (
+    AirflowFailException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
+    conf,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -52,7 +51,7 @@ class OosSensorTimeoutError(OosExecutionTimeoutError, AirflowSensorTimeout):
     """The deferred sensor's timeout passed before the execution was final."""
 
 
-class OosExecutionSensor(OosBaseOperatorMixin, BaseSensorOperator):
+class OosExecutionSensor(OosBaseSensor):
     """Wait until an OOS execution is final; return the same summary as OosCreateExecutionOperator.
 
     Works in ``poke``, ``reschedule`` and deferrable mode (``deferrable=True``: the first state is
@@ -182,8 +181,4 @@ def _seconds(value: float | timedelta) -> float:
 
 
 def _skip(err: BaseException) -> None:
-    try:
-        from airflow.sdk.exceptions import AirflowSkipException
-    except ImportError:  # Airflow 3.1
-        from airflow.exceptions import AirflowSkipException  # type: ignore[no-redef]
     raise AirflowSkipException(f"Skipping due to soft_fail: {err}") from err

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_oos.connection import DEFAULT_CONN_ID
-from airflow_provider_oos.notify import TriggerAttention
-from airflow_provider_oos.waiting import (
+from airflow_provider_oos.client.connection import DEFAULT_CONN_ID
+from airflow_provider_oos.rules.notify import TriggerAttention
+from airflow_provider_oos.rules.waiting import (
     Finish,
     Sleep,
     WaitingStateMachine,
@@ -27,8 +27,8 @@ from airflow_provider_oos.waiting import (
 )
 
 if TYPE_CHECKING:
+    from airflow_provider_oos.client.models import Execution
     from airflow_provider_oos.hooks.oos_async import OosAsyncHook
-    from airflow_provider_oos.models import Execution
 
 # The async hook's own module: `hooks.oos` re-exports it but also loads the sync hook and requests.
 _HOOK_MODULE = "airflow_provider_oos.hooks.oos_async"

@@ -77,7 +77,7 @@ def start_emulator(state: State) -> int:
     command = [
         str(VENV_BIN / "python"),
         "-m",
-        "airflow_provider_oos.emulator",
+        "oos_emulator",
         "--host",
         "127.0.0.1",
         "--port",

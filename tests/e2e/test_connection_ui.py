@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_oos.get_provider_info import CONN_FIELDS
+from airflow_provider_oos.client.connection_form import CONN_FIELDS
 from scripts.deploy.config import ACCESS_KEY, SECRET_KEY, State
 from tests.e2e.conftest import Rest, Shots
 

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_oos import __version__
+from airflow_provider_oos.client.models import Execution, OperatorPage, Template, TemplateCheck, TemplatePage
 from airflow_provider_oos.exceptions import (
     OosApiError,
     OosAuthError,
@@ -22,7 +23,6 @@ from airflow_provider_oos.exceptions import (
     OosThrottledError,
 )
 from airflow_provider_oos.hooks.oos import OosHook
-from airflow_provider_oos.models import Execution, OperatorPage, Template, TemplateCheck, TemplatePage
 from tests.support.oos_server import SECRET_KEY, SESSION_TOKEN, Reply, ScriptedOosServer, free_port
 
 pytestmark = pytest.mark.usefixtures("no_secret_in_logs")
@@ -614,7 +614,7 @@ def test_log_records_do_not_carry_the_authorization_header(
     ],
 )
 def test_should_retry_table(error: BaseException, changes_state: bool, attempt: int, expected: bool) -> None:
-    from airflow_provider_oos.transport import should_retry
+    from airflow_provider_oos.client.retry import should_retry
 
     assert should_retry(error, changes_state=changes_state, attempt=attempt) is expected
 

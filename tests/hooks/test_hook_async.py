@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from airflow.sdk import BaseHook
 
+from airflow_provider_oos.client.session_pool import POOL, close_all_sessions
 from airflow_provider_oos.exceptions import OosApiError, OosAuthError, OosConnectionError, OosNotFoundError
 from airflow_provider_oos.hooks.oos import OosAsyncHook
-from airflow_provider_oos.session_pool import POOL, close_all_sessions
 from tests.support.oos_server import SESSION_TOKEN, Reply, ScriptedOosServer, free_port
 
 pytestmark = pytest.mark.usefixtures("no_secret_in_logs")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from airflow.sdk import BaseHook
 
-from airflow_provider_oos.connection import parse_connection
+from airflow_provider_oos.client.connection import parse_connection
 from airflow_provider_oos.hooks.oos import OosHook
 from tests.support.oos_server import SECRET_KEY, SESSION_TOKEN
 
@@ -209,7 +209,7 @@ def test_base_path_extra(extra: Any, base_path: str) -> None:
 
 def test_scheme_help_text_matches_the_code() -> None:
     """The form says the scheme extra only applies to a bare host name: the code agrees."""
-    from airflow_provider_oos.get_provider_info import CONN_FIELDS
+    from airflow_provider_oos.client.connection_form import CONN_FIELDS
 
     assert "bare host name" in CONN_FIELDS["scheme"]["description"]
     assert "own scheme" in CONN_FIELDS["scheme"]["description"]
@@ -230,7 +230,7 @@ def test_a_connection_saved_with_the_form_defaults_makes_airflow_warn_about_noth
     are what the UI saves: none of them may be that short (the region's default lives in the code)."""
     from airflow.sdk._shared.secrets_masker.secrets_masker import SecretsMasker
 
-    from airflow_provider_oos.get_provider_info import CONN_FIELDS
+    from airflow_provider_oos.client.connection_form import CONN_FIELDS
 
     defaults = {
         name: spec["schema"]["default"] for name, spec in CONN_FIELDS.items() if "default" in spec["schema"]

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_oos.client.session_pool import close_all_sessions
 from airflow_provider_oos.exceptions import (
     OosApiError,
     OosAuthError,
@@ -19,7 +20,6 @@ from airflow_provider_oos.exceptions import (
     OosNotFoundError,
 )
 from airflow_provider_oos.hooks.oos import OosAsyncHook, OosHook
-from airflow_provider_oos.session_pool import close_all_sessions
 from tests.support.oos_server import SECRET_KEY, Reply, ScriptedOosServer
 
 pytestmark = pytest.mark.usefixtures("no_secret_in_logs")

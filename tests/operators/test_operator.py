@@ -7,8 +7,8 @@ import re
 from typing import Any
 
 import pytest
+from oos_emulator.process import EmulatorHandle
 
-from airflow_provider_oos.emulator.process import EmulatorHandle
 from airflow_provider_oos.exceptions import (
     OosApiError,
     OosExecutionFailedError,

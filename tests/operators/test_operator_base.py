@@ -9,14 +9,15 @@ from typing import Any
 
 import pytest
 from airflow.sdk import DAG
+from oos_emulator.process import EmulatorHandle
 
-from airflow_provider_oos.connection import DEFAULT_CONN_ID
-from airflow_provider_oos.emulator.process import EmulatorHandle
+from airflow_provider_oos import version_compat
+from airflow_provider_oos.client.connection import DEFAULT_CONN_ID
+from airflow_provider_oos.client.models import Execution
 from airflow_provider_oos.exceptions import OosExecutionFailedError
-from airflow_provider_oos.models import Execution
 from airflow_provider_oos.operators import oos as operators_oos
-from airflow_provider_oos.operators import resumable, templates
-from airflow_provider_oos.operators.base import OosBaseOperatorMixin
+from airflow_provider_oos.operators import templates
+from airflow_provider_oos.operators.base import OosBaseHookMixin
 from airflow_provider_oos.operators.oos import HAS_TASK_STATE_STORE, OosCreateExecutionOperator
 from airflow_provider_oos.sensors.oos import OosExecutionSensor
 from tests.support.oos_server import Reply, ScriptedOosServer
@@ -44,7 +45,7 @@ def every_oos_task(**kwargs: Any) -> list[Any]:
 
 def test_every_oos_task_has_a_templated_conn_id_defaulting_to_the_one_constant() -> None:
     for task in every_oos_task():
-        assert isinstance(task, OosBaseOperatorMixin)
+        assert isinstance(task, OosBaseHookMixin)
         assert "oos_conn_id" in task.template_fields
         assert task.oos_conn_id == DEFAULT_CONN_ID == "oos_default"
         with pytest.raises(ValueError, match="oos_conn_id must be a non-empty connection id"):
@@ -97,7 +98,7 @@ def test_template_operators_keep_their_public_import_path() -> None:
 
 
 def test_durable_is_accepted_on_every_airflow_version(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(resumable, "_durable_warning_given", False)
+    monkeypatch.setattr(version_compat, "_durable_warning_given", False)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         first = OosCreateExecutionOperator(task_id="a", template=QUICK, durable=True)

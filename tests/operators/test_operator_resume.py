@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from oos_emulator.process import EmulatorHandle
 
-from airflow_provider_oos.emulator.process import EmulatorHandle
 from tests.support.oos_task_helpers import FAST_RETRY_EXTRAS, connection_json
 
 DAG_ID = "oos_test_worker_crash"

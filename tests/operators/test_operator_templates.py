@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from oos_emulator.process import EmulatorHandle
 
-from airflow_provider_oos.emulator.process import EmulatorHandle
 from airflow_provider_oos.exceptions import OosNotFoundError
 from airflow_provider_oos.operators.oos import OosDeleteTemplateOperator, OosUpsertTemplateOperator
 from tests.support.oos_task_helpers import connection_json, shell, task_context, template

@@ -6,19 +6,19 @@ import json
 from typing import Any
 
 import pytest
+from oos_emulator.process import EmulatorHandle
 
-from airflow_provider_oos.emulator.process import EmulatorHandle
-from airflow_provider_oos.models import Template
-from airflow_provider_oos.operators.oos import (
-    OosCreateExecutionOperator,
-    OosDeleteTemplateOperator,
-    OosUpsertTemplateOperator,
-)
-from airflow_provider_oos.template_rules import (
+from airflow_provider_oos.client.models import Template
+from airflow_provider_oos.client.template_rules import (
     DEFAULT_STEP_RETRIES,
     DEFAULT_STEP_RETRY_INTERVAL_MS,
     DEFAULT_STEP_TIMEOUT_MS,
     prepare_inline_template,
+)
+from airflow_provider_oos.operators.oos import (
+    OosCreateExecutionOperator,
+    OosDeleteTemplateOperator,
+    OosUpsertTemplateOperator,
 )
 from tests.support.oos_task_helpers import api_requests, connection_json, shell, task_context, template
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_oos.models import Execution
-from airflow_provider_oos.notify import describe_paused
-from airflow_provider_oos.safety import Attention
+from airflow_provider_oos.client.models import Execution
+from airflow_provider_oos.operators.safety import Attention
+from airflow_provider_oos.rules.notify import describe_paused
 
 UTC = timezone.utc
 END = datetime(2026, 1, 4, 6, 0, tzinfo=UTC)

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_oos.client.models import Execution
 from airflow_provider_oos.exceptions import OosNotFoundError
-from airflow_provider_oos.models import Execution
-from airflow_provider_oos.reattach import (
+from airflow_provider_oos.rules.reattach import (
     CLOCK_SKEW_MS,
     CREATE,
     RETURN,

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_oos.safety import guard_start, run_times, window_end_for
-from airflow_provider_oos.window import StartWindow
+from airflow_provider_oos.operators.safety import guard_start, run_times, window_end_for
+from airflow_provider_oos.rules.window import StartWindow
 
 try:
     from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
@@ -160,7 +160,7 @@ def test_a_run_inside_its_window_starts(emulator: Any, capsys: pytest.CaptureFix
 
 def test_a_retry_after_the_window_waits_on_the_earlier_try_instead_of_skipping(emulator: Any) -> None:
     from airflow_provider_oos.hooks.oos import OosHook
-    from airflow_provider_oos.reattach import task_instance_tags
+    from airflow_provider_oos.rules.reattach import task_instance_tags
 
     context = run_context("retried", now() - timedelta(hours=10))
     earlier = OosHook().create_execution(WORK, tags=task_instance_tags(context["ti"]))  # try 1's execution

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_oos.emulator.pytest_plugin import EmulatorHandle
+from oos_emulator.pytest_plugin import EmulatorHandle
 
 OOS_PATH = "/api/logic/oos/v2/execution"
 # Recognisable secrets: the secrets tests fail if either shows up anywhere.

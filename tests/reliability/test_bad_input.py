@@ -71,7 +71,7 @@ def test_bad_connection_is_refused_before_any_call(
 ) -> None:
     from airflow.sdk import Connection
 
-    from airflow_provider_oos.connection import parse_connection
+    from airflow_provider_oos.client.connection import parse_connection
     from airflow_provider_oos.hooks.oos import OosHook
 
     conn: dict[str, Any] = json.loads(oos_emulator.conn_json)
@@ -375,8 +375,8 @@ def test_hostile_response_async_hook(
     error: type[Exception],
     words: list[str],
 ) -> None:
+    from airflow_provider_oos.client.session_pool import close_all_sessions
     from airflow_provider_oos.hooks.oos import OosAsyncHook
-    from airflow_provider_oos.session_pool import close_all_sessions
 
     hostile_connection(monkeypatch, hostile)
     hostile.mode = mode
@@ -423,8 +423,8 @@ def test_slow_loris_server_cannot_hang_the_hook(
 def test_slow_loris_server_cannot_hang_the_async_hook(
     hostile: HostileServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from airflow_provider_oos.client.session_pool import close_all_sessions
     from airflow_provider_oos.hooks.oos import OosAsyncHook
-    from airflow_provider_oos.session_pool import close_all_sessions
 
     hostile_connection(monkeypatch, hostile)
     hostile.mode = "slow-loris"

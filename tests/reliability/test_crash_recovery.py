@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_oos.models import is_final
+from airflow_provider_oos.client.models import is_final
 
 from .figures import record
 from .support import (
@@ -67,7 +67,7 @@ TRIGGERER = textwrap.dedent(
         module, _, name = classpath.rpartition(".")
         trigger = getattr(importlib.import_module(module), name)(**kwargs)
         events = [event.payload async for event in trigger.run()]
-        from airflow_provider_oos.session_pool import close_all_sessions
+        from airflow_provider_oos.client.session_pool import close_all_sessions
         await close_all_sessions()
         print("EVENTS " + json.dumps(events), flush=True)
 
@@ -84,8 +84,8 @@ def test_trigger_cancelled_mid_wait_resumes_from_serialized_kwargs_fast(
     its kwargs yields the one right event."""
     import asyncio
 
+    from airflow_provider_oos.client.session_pool import close_all_sessions
     from airflow_provider_oos.operators.oos import OosCreateExecutionOperator
-    from airflow_provider_oos.session_pool import close_all_sessions
 
     try:
         from airflow.sdk.exceptions import TaskDeferred

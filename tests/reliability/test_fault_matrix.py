@@ -34,9 +34,9 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_oos.client.models import is_failed, is_final, is_successful
+from airflow_provider_oos.client.retry import is_transient
 from airflow_provider_oos.exceptions import OosApiError, OosExecutionFailedError
-from airflow_provider_oos.models import is_failed, is_final, is_successful
-from airflow_provider_oos.transport import is_transient
 
 from .figures import record, record_row
 from .support import (
@@ -226,7 +226,7 @@ def start_deferred(cell: str, index: int, expect_success: bool, seconds: float) 
 
 async def await_triggers(triggers: list[Any]) -> list[list[Any]]:
     """One event loop for all triggers, as in a triggerer; each rebuilt from its serialized form."""
-    from airflow_provider_oos.session_pool import close_all_sessions
+    from airflow_provider_oos.client.session_pool import close_all_sessions
 
     async def drain(trigger: Any) -> list[Any]:
         classpath, kwargs = trigger.serialize()

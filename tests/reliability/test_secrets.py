@@ -135,12 +135,12 @@ def canary_connection(emulator: RecordingEmulator, **extras: Any) -> str:
 def exercise_provider(
     emulator: RecordingEmulator, monkeypatch: pytest.MonkeyPatch, evidence: Evidence
 ) -> None:
-    from airflow_provider_oos.auth import BceAuth
-    from airflow_provider_oos.connection import parse_connection
+    from airflow_provider_oos.client.auth import BceAuth
+    from airflow_provider_oos.client.connection import parse_connection
+    from airflow_provider_oos.client.session_pool import close_all_sessions
     from airflow_provider_oos.hooks.oos import OosAsyncHook, OosHook
     from airflow_provider_oos.operators.oos import OosCreateExecutionOperator
     from airflow_provider_oos.sensors.oos import OosExecutionSensor
-    from airflow_provider_oos.session_pool import close_all_sessions
 
     try:
         from airflow.sdk.exceptions import TaskDeferred

@@ -23,7 +23,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_oos.auth import format_timestamp, host_header, sign
+from airflow_provider_oos.client.auth import format_timestamp, host_header, sign
 
 from .figures import record
 from .support import CANARY_SESSION_TOKEN, RecordingEmulator
@@ -142,7 +142,7 @@ def base_request(
 
 def send(session: requests.Session, emulator: RecordingEmulator, request: SignedRequest, auth: str) -> Any:
     """Send exactly these bytes: path and query encoded as signed (%20, not +), only our headers."""
-    from airflow_provider_oos.transport import query_string
+    from airflow_provider_oos.client.routes import query_string
 
     url = emulator.url + quote(request.path, safe="/") + query_string(request.query)
     prepared = requests.Request(request.method, url, data=request.body or None).prepare()

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_oos import models
-from airflow_provider_oos.models import Execution, ExecutionState
+from airflow_provider_oos.client.models import Execution, ExecutionState
 
 from .figures import record
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_oos.models import is_final
+from airflow_provider_oos.client.models import is_final
 
 from .figures import record
 from .support import (

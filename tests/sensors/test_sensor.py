@@ -6,8 +6,8 @@ import asyncio
 from typing import Any
 
 import pytest
+from oos_emulator.process import EmulatorHandle
 
-from airflow_provider_oos.emulator.process import EmulatorHandle
 from airflow_provider_oos.exceptions import (
     OosApiError,
     OosExecutionFailedError,

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 import requests
+from oos_emulator.process import EmulatorHandle
 
-from airflow_provider_oos.auth import sign
-from airflow_provider_oos.emulator.process import EmulatorHandle
+from airflow_provider_oos.client.auth import sign
 from tests.spec import conformance
 
 INSTANCES = ["i-spec1", "i-spec2", "i-spec3"]

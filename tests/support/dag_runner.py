@@ -19,8 +19,8 @@ from typing import Any
 
 import requests
 
-from airflow_provider_oos.auth import BceAuth, BceCredentials
-from airflow_provider_oos.models import Execution
+from airflow_provider_oos.client.auth import BceAuth, BceCredentials
+from airflow_provider_oos.client.models import Execution
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_DAGS = REPO / "example_dags"

@@ -10,9 +10,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 import requests
+from oos_emulator.process import EmulatorHandle
 
-from airflow_provider_oos.auth import BceCredentials, signed_headers
-from airflow_provider_oos.emulator.process import EmulatorHandle
+from airflow_provider_oos.client.auth import BceCredentials, signed_headers
 
 API = "/api/logic/oos"
 FINAL = {"SUCCESS", "FAILED", "CANCELED", "ROLLBACK_SUCCESS", "ROLLBACK_FAILED"}

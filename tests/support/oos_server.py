@@ -1,6 +1,6 @@
 """A small scriptable OOS-shaped HTTP server for hook tests (real sockets, real HTTP/1.1).
 
-It checks every request's bce-auth-v1 signature with `airflow_provider_oos.auth.sign`,
+It checks every request's bce-auth-v1 signature with `airflow_provider_oos.client.auth.sign`,
 records every request server side, and answers from a per-(method, path) script of replies,
 falling back to a success envelope. It serves one base path (`base_path`: the seed's
 `/api/logic/oos` by default, "" for the OpenAPI style); any other path gets a plain 404, as from a
@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from airflow_provider_oos.auth import sign
+from airflow_provider_oos.client.auth import sign
 
 API = "/api/logic/oos"
 # Distinctive secrets for the hook tests: any log line or message containing one is a leak.

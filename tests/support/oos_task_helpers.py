@@ -8,7 +8,7 @@ import threading
 import time
 from typing import Any
 
-from airflow_provider_oos.emulator.process import EmulatorHandle
+from oos_emulator.process import EmulatorHandle
 
 # Fast, bounded client retries so fault-injection tests take fractions of a second.
 FAST_RETRY_EXTRAS = {"max_retries": 0, "retry_wait_min": 0.01, "retry_wait_max": 0.02}
@@ -117,7 +117,7 @@ def approve_when_paused(emulator: EmulatorHandle, after: float = 0.3) -> threadi
 
 async def run_trigger(trigger: Any, limit: float = 30) -> list[dict[str, Any]]:
     """All events the trigger yields (it must stop by itself), with the pooled sessions closed after."""
-    from airflow_provider_oos.session_pool import close_all_sessions
+    from airflow_provider_oos.client.session_pool import close_all_sessions
 
     events: list[dict[str, Any]] = []
 

@@ -7,8 +7,8 @@ import json
 import time
 
 import pytest
+from oos_emulator.process import EmulatorHandle
 
-from airflow_provider_oos.emulator.process import EmulatorHandle
 from airflow_provider_oos.triggers.oos import OosExecutionTrigger
 from tests.support.oos_server import Reply, ScriptedOosServer
 from tests.support.oos_task_helpers import (

@@ -17,8 +17,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from oos_emulator.process import EmulatorHandle
 
-from airflow_provider_oos.emulator.process import EmulatorHandle
 from tests.support.oos_task_helpers import connection_json, shell, template
 
 # Airflow's [triggerer] blocked_main_thread_warning_threshold default (3.2+): the warning we must not cause.
@@ -57,7 +57,7 @@ PROBE = textwrap.dedent(
         trigger = module.OosExecutionTrigger(sys.argv[1], poll_interval=0.05)
         events = [event.payload async for event in trigger.run()]
         watching[0] = False
-        from airflow_provider_oos.session_pool import close_all_sessions
+        from airflow_provider_oos.client.session_pool import close_all_sessions
 
         await close_all_sessions()
         print("RESULT " + json.dumps({"events": events, "loop_imports": loop_imports, "slow": slow}))
