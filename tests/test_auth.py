@@ -235,7 +235,7 @@ def test_signature_agrees_with_the_official_sdk_on_generated_requests() -> None:
 
 
 def test_signing_key_cache_gives_the_same_signature_as_a_fresh_derivation() -> None:
-    from airflow_provider_oos import auth
+    from airflow_provider_oos.client import auth
 
     headers = {"Host": "bce.baidu.com", "abc": "123", "x-bce-meta-key1": "ABC"}
     query = {"A": None, "b": "", "C": "d"}
@@ -267,7 +267,7 @@ def test_signing_key_cache_is_keyed_by_secret_key_timestamp_and_expiration() -> 
 
 
 def test_signing_key_cache_never_shows_the_secret_or_the_key() -> None:
-    from airflow_provider_oos import auth
+    from airflow_provider_oos.client import auth
 
     sign("ak", "top-secret-sk", "GET", "/p", None, {"host": "h"}, TS)
     shown = repr(auth._SIGNING_KEYS) + str(auth._SIGNING_KEYS)

@@ -8,8 +8,8 @@ import pytest
 from oos_emulator.process import EmulatorHandle
 
 from airflow_provider_oos.client.models import Property, Template
+from airflow_provider_oos.exceptions import OosPreflightError
 from airflow_provider_oos.rules.preflight import (
-    OosPreflightError,
     PreflightReport,
     check_properties,
     check_value,

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_oos import models
+from airflow_provider_oos.client import models
 from airflow_provider_oos.client.models import Execution, ExecutionState
 
 from .figures import record
