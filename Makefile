@@ -41,6 +41,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check airflow_provider_oos emulator tests benchmarks example_dags scripts
 	$(VENV)/bin/ruff format --check airflow_provider_oos emulator tests benchmarks example_dags scripts
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 test-3.3: $(AIRFLOW_HOME_33)/airflow.db
 	AIRFLOW_HOME=$(AIRFLOW_HOME_33) $(TEST_ENV) $(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)

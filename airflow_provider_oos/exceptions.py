@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from airflow_provider_oos.client.models import Execution
-    from airflow_provider_oos.rules.preflight import PreflightReport
 
 
 class OosError(Exception):
@@ -129,9 +128,15 @@ class OosExecutionTimeoutError(OosExecutionError):
     """The execution did not reach a final state within the allowed time."""
 
 
-class OosPreflightError(OosError, ValueError):
-    """Preflight found problems in a planned run; ``report`` holds them all."""
+class DescribedReport(Protocol):
+    """A report that can say what it found (``rules.preflight.PreflightReport``)."""
 
-    def __init__(self, report: PreflightReport) -> None:
+    def describe(self) -> str: ...
+
+
+class OosPreflightError(OosError, ValueError):
+    """Preflight found problems in a planned run; ``report`` (a ``PreflightReport``) holds them all."""
+
+    def __init__(self, report: DescribedReport) -> None:
         self.report = report
         super().__init__(report.describe())

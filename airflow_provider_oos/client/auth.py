@@ -13,14 +13,11 @@ from __future__ import annotations
 import functools
 import hmac
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote, unquote, urlsplit
-
-if TYPE_CHECKING:  # importing requests costs ~0.3 s; the triggerer and DAG parsing never need it
-    import requests
 
 AUTH_VERSION = "bce-auth-v1"
 DEFAULT_EXPIRATION = 1800
@@ -239,6 +236,23 @@ def _parse_query(raw: str) -> dict[str, str]:
     return result
 
 
+class PreparedRequest(Protocol):
+    """What ``BceAuth`` reads and signs of a ``requests.PreparedRequest`` (described, not imported:
+    the client must not need the HTTP library to be imported)."""
+
+    @property
+    def url(self) -> str | None: ...
+
+    @property
+    def method(self) -> str | None: ...
+
+    @property
+    def headers(self) -> MutableMapping[str, str]: ...
+
+
+_Request = TypeVar("_Request", bound=PreparedRequest)
+
+
 class BceAuth:
     """`requests` adapter (requests calls any callable given as `auth`): signs each prepared request
     with a fresh `x-bce-date`."""
@@ -247,7 +261,7 @@ class BceAuth:
         self.credentials = credentials
         self.expiration = expiration
 
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+    def __call__(self, request: _Request) -> _Request:
         url = request.url or ""
         request.headers.update(
             signed_headers(self.credentials, request.method or "GET", url, expiration=self.expiration)
