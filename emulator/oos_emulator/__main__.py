@@ -71,8 +71,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     import uvicorn
 
-    from oos_emulator.app import Emulator, EmulatorConfig, create_app
+    from oos_emulator.app import create_app
     from oos_emulator.signature import KeyPair
+    from oos_emulator.state import Emulator, EmulatorConfig
 
     key = KeyPair(args.access_key, args.secret_key, args.session_token or None)
     emulator = Emulator(

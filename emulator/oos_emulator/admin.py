@@ -15,7 +15,7 @@ from oos_emulator.engine import EngineError
 from oos_emulator.faults import FaultRule
 
 if TYPE_CHECKING:
-    from oos_emulator.app import Emulator
+    from oos_emulator.state import Emulator
 
 
 def admin_router(emulator: Emulator) -> APIRouter:

@@ -1,7 +1,7 @@
 """The emulator's HTTP face: the OOS routes in both path styles behind the BCE gateway, the admin
 API and the console page.
 
-`Emulator` holds one running emulator's state; `create_app` assembles the ASGI app: `Gateway`
+`create_app` assembles the ASGI app around one `Emulator` (`state.py`): `Gateway`
 (request id, faults, bce-auth-v1) in front of FastAPI, whose routers hold the business rules:
 `routes_templates` and `routes_executions` (mounted at `/api/logic/oos` and at the root, the two
 published path styles), `admin` (`/emulator/`) and `console` (`/console/`).
@@ -9,10 +9,7 @@ published path styles), `admin` (`/emulator/`) and `console` (`/console/`).
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -22,55 +19,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from oos_emulator.admin import admin_router
 from oos_emulator.api import JSON_TYPE, ApiError
 from oos_emulator.console import console_router
-from oos_emulator.engine import Engine
-from oos_emulator.faults import FaultTable
 from oos_emulator.gateway import AsgiApp, Gateway
 from oos_emulator.paths import BASE_PATHS
 from oos_emulator.routes_executions import execution_router
 from oos_emulator.routes_templates import template_router
-from oos_emulator.signature import KeyPair
-from oos_emulator.store import Store
-
-
-@dataclass
-class EmulatorConfig:
-    keys: dict[str, KeyPair]
-    db_path: str | None = None
-    time_scale: float = 1.0
-    instances: list[str] = field(default_factory=list)
-
-
-class Emulator:
-    """Everything one running emulator holds: store, engine, fault table, request counts."""
-
-    def __init__(self, config: EmulatorConfig) -> None:
-        self.config = config
-        self.store = Store(config.db_path)
-        self.engine = Engine(self.store, config.time_scale)
-        self.faults = FaultTable()
-        self.requests: dict[str, int] = {}
-        self._requests_lock = threading.Lock()
-        # Set by the CLI: lets a "drop" fault find the connection to abort.
-        self.connections: Callable[[], Any] | None = None
-        if not self.store.instances and not self.store.executions:
-            self.seed()
-
-    def seed(self) -> None:
-        if self.config.instances:
-            self.store.put_instances(self.config.instances, "Running")
-
-    def count_request(self, method: str, path: str) -> None:
-        key = f"{method} {path}"
-        with self._requests_lock:
-            self.requests[key] = self.requests.get(key, 0) + 1
-
-    def reset(self) -> None:
-        with self.store.lock:
-            self.store.reset()
-            self.faults.clear()
-            with self._requests_lock:
-                self.requests.clear()
-            self.seed()
+from oos_emulator.state import Emulator, EmulatorConfig
 
 
 def create_app(emulator: Emulator) -> AsgiApp:
@@ -104,3 +57,6 @@ def create_app(emulator: Emulator) -> AsgiApp:
     api.include_router(admin_router(emulator))
     api.include_router(console_router(emulator))
     return Gateway(api, emulator)
+
+
+__all__ = ["Emulator", "EmulatorConfig", "create_app"]

@@ -20,7 +20,7 @@ from oos_emulator import CONSOLE_PATH
 from oos_emulator.paths import CONSOLE_PREFIX
 
 if TYPE_CHECKING:
-    from oos_emulator.app import Emulator
+    from oos_emulator.state import Emulator
 
 _INDEX_LINK = '<p><a href="/console/">all executions</a></p>'
 _STYLE = """

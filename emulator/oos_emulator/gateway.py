@@ -24,7 +24,7 @@ from oos_emulator.paths import is_oos_path, operation_path
 from oos_emulator.signature import AuthRejected, parse_query, verify
 
 if TYPE_CHECKING:
-    from oos_emulator.app import Emulator
+    from oos_emulator.state import Emulator
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -28,7 +28,7 @@ from oos_emulator.store import ExecutionRecord, execution_view, now_ms, random_i
 from oos_emulator.templates import TemplateInvalid, execution_properties
 
 if TYPE_CHECKING:
-    from oos_emulator.app import Emulator
+    from oos_emulator.state import Emulator
 
 EXECUTION_STATES = (
     "PENDING",

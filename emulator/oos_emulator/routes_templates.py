@@ -22,7 +22,7 @@ from oos_emulator.store import random_id
 from oos_emulator.templates import TemplateInvalid, normalize_template
 
 if TYPE_CHECKING:
-    from oos_emulator.app import Emulator
+    from oos_emulator.state import Emulator
 
 _SORT_FIELDS = ("createTime", "updateTime", "name")
 # The v2 operator list also answers categories ({name, sequence}, as the generated SDK models them).

@@ -9,8 +9,6 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from airflow_provider_oos.client.template_rules import find_cycle
-
 # Step defaults the service fills in (the keys of the vendor page's execution snapshot; the values
 # of the OpenAPI metadata: retryInterval 300000 = 5 min, timeout 21600000 = 6 h).
 OPERATOR_DEFAULTS: dict[str, Any] = {
@@ -162,6 +160,36 @@ def _check_links(links: Any, names: list[str]) -> None:
     cycle = find_cycle(edges)
     if cycle:
         raise TemplateInvalid(f"template.links form a cycle: {' -> '.join(cycle)}")
+
+
+def find_cycle(edges: dict[str, list[str]]) -> list[str] | None:
+    """A cycle of the step graph (`{step: [next steps]}`) as a path ending where it starts, or None.
+
+    The emulator's own check (it answers as the service would, not as the client decides): a
+    depth-first walk that keeps the path it is on.
+    """
+    finished: set[str] = set()
+    for start in edges:
+        if start in finished:
+            continue
+        path = [start]
+        on_path = {start}
+        pending = [iter(edges.get(start, ()))]
+        while pending:
+            nxt = next(pending[-1], None)
+            if nxt is None:  # every successor done: leave this step
+                done = path.pop()
+                on_path.discard(done)
+                finished.add(done)
+                pending.pop()
+                continue
+            if nxt in on_path:
+                return [*path[path.index(nxt) :], nxt]
+            if nxt not in finished:
+                path.append(nxt)
+                on_path.add(nxt)
+                pending.append(iter(edges.get(nxt, ())))
+    return None
 
 
 def upstream_map(template: dict[str, Any]) -> dict[str, list[str]]:

@@ -8,9 +8,8 @@ from html.parser import HTMLParser
 
 import pytest
 import requests
+from emulator_client import Oos, shell, step, template
 from oos_emulator.process import EmulatorHandle
-
-from tests.support.emulator_client import Oos, shell, step, template
 
 
 class Text(HTMLParser):

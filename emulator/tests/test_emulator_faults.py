@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 import requests
+from emulator_client import API, Oos, step, template
 from oos_emulator.process import EmulatorHandle
 
 from airflow_provider_oos.client.auth import signed_headers
-from tests.support.emulator_client import API, Oos, step, template
 
 STYLES = [pytest.param(API, id="seed-style"), pytest.param("", id="openapi-style")]
 

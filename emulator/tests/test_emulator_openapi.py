@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 import requests
+from emulator_client import API, Oos, log_ms, shell, step, tasks_by_name, template
 from oos_emulator.process import EmulatorHandle
 
 from airflow_provider_oos.client.auth import signed_headers
-from tests.support.emulator_client import API, Oos, log_ms, shell, step, tasks_by_name, template
 
 STYLES = [pytest.param(API, id="seed-style"), pytest.param("", id="openapi-style")]
 TAGS = [{"tagKey": "airflow-dag", "tagValue": "nightly"}, {"tagKey": "team", "tagValue": "ops"}]
