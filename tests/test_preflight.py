@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -9,13 +11,16 @@ from oos_emulator.process import EmulatorHandle
 
 from airflow_provider_oos.client.models import Property, Template
 from airflow_provider_oos.exceptions import OosPreflightError
+from airflow_provider_oos.hooks.oos import OosHook
+from airflow_provider_oos.operators.preflight import OosPreflightOperator
 from airflow_provider_oos.rules.preflight import (
     PreflightReport,
     check_properties,
     check_value,
     run_preflight,
 )
-from tests.support.oos_task_helpers import connection_json
+from airflow_provider_oos.version_compat import AirflowFailException
+from tests.support.oos_task_helpers import task_context
 
 
 def prop(name: str = "p", type: str | None = "string", **extra: Any) -> Property:
@@ -190,11 +195,8 @@ def test_report_text_and_json() -> None:
 
 
 @pytest.fixture
-def hook(oos_emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> Any:
-    from airflow_provider_oos.hooks.oos import OosHook
-
-    monkeypatch.setenv("AIRFLOW_CONN_OOS_DEFAULT", connection_json(oos_emulator))
-    return OosHook()
+def hook(hook_factory: Callable[..., OosHook], oos_emulator: EmulatorHandle) -> OosHook:
+    return hook_factory(oos_emulator)
 
 
 def test_preflight_by_name_catches_a_missing_required_property_and_creates_nothing(
@@ -261,23 +263,14 @@ def test_preflight_needs_exactly_one_template_source(hook: Any) -> None:
 
 # ---- OosPreflightOperator ---------------------------------------------------------------------------
 
-try:
-    from airflow.sdk.exceptions import AirflowFailException
-except ImportError:  # Airflow 3.1
-    from airflow.exceptions import AirflowFailException  # type: ignore[no-redef]
 
-
-def preflight_operator(**kwargs: Any) -> Any:
-    from airflow_provider_oos.operators.preflight import OosPreflightOperator
-
+def preflight_operator(**kwargs: Any) -> OosPreflightOperator:
     return OosPreflightOperator(task_id="preflight", **kwargs)
 
 
 def test_preflight_operator_fails_on_a_missing_required_property_and_creates_nothing(
-    hook: Any, oos_emulator: EmulatorHandle
+    hook: OosHook, emulator: EmulatorHandle
 ) -> None:
-    from tests.support.oos_task_helpers import task_context
-
     hook.create_template(fleet_template())
     operator = preflight_operator(template_name="preflight-fleet-stop", properties={"reason": "patching"})
     with pytest.raises(AirflowFailException) as failed:
@@ -286,14 +279,10 @@ def test_preflight_operator_fails_on_a_missing_required_property_and_creates_not
     assert "properties.instances: required by template 'preflight-fleet-stop' and not given" in message
     assert "add 'instances' to the operator's properties" in message
     assert "nothing was started in OOS" in message
-    assert oos_emulator.create_calls() == 0 and oos_emulator.executions() == []
+    assert emulator.create_calls() == 0 and emulator.executions() == []
 
 
-def test_preflight_operator_returns_the_report_of_a_good_run(hook: Any, oos_emulator: EmulatorHandle) -> None:
-    import json
-
-    from tests.support.oos_task_helpers import task_context
-
+def test_preflight_operator_returns_the_report_of_a_good_run(hook: OosHook, emulator: EmulatorHandle) -> None:
     report = preflight_operator(template=json.dumps(fleet_template()), properties=GOOD_PROPERTIES).execute(
         task_context()
     )
@@ -304,12 +293,10 @@ def test_preflight_operator_returns_the_report_of_a_good_run(hook: Any, oos_emul
         "warnings": [],
         "checked": ["local rules", "service check", "properties"],
     }
-    assert oos_emulator.create_calls() == 0
+    assert emulator.create_calls() == 0
 
 
-def test_preflight_operator_warnings_fail_only_when_asked(hook: Any) -> None:
-    from tests.support.oos_task_helpers import task_context
-
+def test_preflight_operator_warnings_fail_only_when_asked(hook: OosHook, emulator: EmulatorHandle) -> None:
     properties = {**GOOD_PROPERTIES, "reasn": "typo"}
     report = preflight_operator(template=fleet_template(), properties=properties).execute(task_context())
     assert report["ok"] and [w["field"] for w in report["warnings"]] == ["properties.reasn"]

@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,15 +48,9 @@ def without_create_token(body: dict[str, Any]) -> dict[str, Any]:
     return {**body, "tags": [t for t in body["tags"] if t["tagKey"] != "airflow-create-token"]}
 
 
-def make_hook(monkeypatch: pytest.MonkeyPatch, server: ScriptedOosServer, **extra: Any) -> OosHook:
-    conn_id = f"oos_{uuid.uuid4().hex[:8]}"
-    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", server.conn_json(**extra))
-    return OosHook(oos_conn_id=conn_id)
-
-
 @pytest.fixture
-def hook(monkeypatch: pytest.MonkeyPatch, oos_server: ScriptedOosServer) -> OosHook:
-    return make_hook(monkeypatch, oos_server, max_retries=3)
+def hook(hook_factory: Callable[..., OosHook], oos_server: ScriptedOosServer) -> OosHook:
+    return hook_factory(oos_server, max_retries=3)
 
 
 # ---- every endpoint: method, path, query, body, result -----------------------------------------
@@ -276,7 +271,7 @@ def test_bad_input_fails_before_any_call(
     ],
 )
 def test_response_shapes_map_to_exceptions(
-    monkeypatch: pytest.MonkeyPatch,
+    hook_factory: Callable[..., OosHook],
     oos_server: ScriptedOosServer,
     reply: Reply,
     kind: type[OosApiError],
@@ -284,7 +279,7 @@ def test_response_shapes_map_to_exceptions(
     code: Any,
     request_id: str,
 ) -> None:
-    hook = make_hook(monkeypatch, oos_server, max_retries=0)
+    hook = hook_factory(oos_server, max_retries=0)
     oos_server.script("GET", "/v2/execution", reply)
     with pytest.raises(OosApiError) as caught:
         hook.get_execution("d-1")
@@ -298,10 +293,9 @@ def test_response_shapes_map_to_exceptions(
 
 
 def test_server_request_id_header_wins_over_body(
-    monkeypatch: pytest.MonkeyPatch,
-    oos_server: ScriptedOosServer,
+    hook_factory: Callable[..., OosHook], oos_server: ScriptedOosServer
 ) -> None:
-    hook = make_hook(monkeypatch, oos_server, max_retries=0)
+    hook = hook_factory(oos_server, max_retries=0)
     reply = Reply(
         status=400,
         json={"code": "Bad", "message": "x", "requestId": "body-id"},
@@ -330,10 +324,9 @@ def test_create_execution_hit_by_5xx_is_sent_exactly_once(
 
 
 def test_create_execution_after_read_timeout_is_not_resent(
-    monkeypatch: pytest.MonkeyPatch,
-    oos_server: ScriptedOosServer,
+    hook_factory: Callable[..., OosHook], oos_server: ScriptedOosServer
 ) -> None:
-    hook = make_hook(monkeypatch, oos_server, timeout=0.3, max_retries=3)
+    hook = hook_factory(oos_server, timeout=0.3, max_retries=3)
     oos_server.script("POST", "/v2/execution", Reply.ok({"id": "d-late"}, delay=0.8))
     with pytest.raises(OosConnectionError) as caught:
         hook.create_execution(INLINE)
@@ -413,9 +406,9 @@ def test_get_execution_retries_transient_statuses(
 
 
 def test_get_execution_retries_a_read_timeout(
-    monkeypatch: pytest.MonkeyPatch, oos_server: ScriptedOosServer
+    hook_factory: Callable[..., OosHook], oos_server: ScriptedOosServer
 ) -> None:
-    hook = make_hook(monkeypatch, oos_server, timeout=0.3, max_retries=2)
+    hook = hook_factory(oos_server, timeout=0.3, max_retries=2)
     oos_server.script("GET", "/v2/execution", Reply(json=SEED, delay=0.6), Reply(json=SEED))
     assert hook.get_execution("d-1").id == SEED["result"]["id"]
     assert len(oos_server.calls("GET", "/v2/execution")) == 2
@@ -469,8 +462,10 @@ def test_user_agent_and_keep_alive(hook: OosHook, oos_server: ScriptedOosServer)
     )
 
 
-def test_sts_token_is_sent_and_signed(monkeypatch: pytest.MonkeyPatch, sts_server: ScriptedOosServer) -> None:
-    hook = make_hook(monkeypatch, sts_server)
+def test_sts_token_is_sent_and_signed(
+    hook_factory: Callable[..., OosHook], sts_server: ScriptedOosServer
+) -> None:
+    hook = hook_factory(sts_server)
     sts_server.script("GET", "/v2/execution", Reply(json=SEED))
     hook.get_execution("d-1")
     (call,) = sts_server.requests
@@ -506,8 +501,10 @@ def test_one_log_line_per_call(
     assert SECRET_KEY not in out + err and "authorization" not in (out + err).lower()
 
 
-def test_repr_and_errors_hide_secrets(monkeypatch: pytest.MonkeyPatch, sts_server: ScriptedOosServer) -> None:
-    hook = make_hook(monkeypatch, sts_server, max_retries=0)
+def test_repr_and_errors_hide_secrets(
+    hook_factory: Callable[..., OosHook], sts_server: ScriptedOosServer
+) -> None:
+    hook = hook_factory(sts_server, max_retries=0)
     sts_server.script("GET", "/v2/execution", Reply.bce_error(403, "AccessDenied"))
     with pytest.raises(OosAuthError) as caught:
         hook.get_execution("d-1")
@@ -523,9 +520,8 @@ def test_repr_and_errors_hide_secrets(monkeypatch: pytest.MonkeyPatch, sts_serve
     assert "test-ak" in repr(hook.config)
 
 
-def test_console_url(monkeypatch: pytest.MonkeyPatch, oos_server: ScriptedOosServer) -> None:
-    hook = make_hook(
-        monkeypatch,
+def test_console_url(hook_factory: Callable[..., OosHook], oos_server: ScriptedOosServer) -> None:
+    hook = hook_factory(
         oos_server,
         console_url="https://console.example/{region}/exec/{execution_id}",
         region="gz",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -23,12 +24,6 @@ pytestmark = pytest.mark.usefixtures("no_secret_in_logs")
 
 INLINE = {"name": "stop-web", "operators": [{"name": "stop_bcc", "operator": "BCE::BCC::StopInstance"}]}
 CREATE, LIST = "/v2/execution", "/v2/execution/list"
-
-
-def make_hook(monkeypatch: pytest.MonkeyPatch, server: ScriptedOosServer, **extra: Any) -> OosHook:
-    conn_id = f"oos_{uuid.uuid4().hex[:8]}"
-    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", server.conn_json(**{"max_retries": 3, **extra}))
-    return OosHook(oos_conn_id=conn_id)
 
 
 def token_of(body: dict[str, Any]) -> str:
@@ -64,9 +59,9 @@ LOST_ANSWERS = {
 
 
 def test_every_create_carries_a_unique_token_next_to_the_callers_tags(
-    monkeypatch: pytest.MonkeyPatch, oos_server: ScriptedOosServer
+    hook_factory: Callable[..., OosHook], oos_server: ScriptedOosServer
 ) -> None:
-    hook = make_hook(monkeypatch, oos_server)
+    hook = hook_factory(oos_server, max_retries=3)
     oos_server.script("POST", CREATE, Reply.ok({"id": "d-1"}), Reply.ok({"id": "d-2"}))
     hook.create_execution(INLINE, tags={"team": "ops"})
     hook.create_execution(INLINE, tags={"team": "ops"})
@@ -77,22 +72,24 @@ def test_every_create_carries_a_unique_token_next_to_the_callers_tags(
 
 
 def test_a_token_the_caller_brings_is_used_as_is(
-    monkeypatch: pytest.MonkeyPatch, oos_server: ScriptedOosServer
+    hook_factory: Callable[..., OosHook], oos_server: ScriptedOosServer
 ) -> None:
     oos_server.script("POST", CREATE, Reply.ok({"id": "d-1"}))
-    make_hook(monkeypatch, oos_server).create_execution(INLINE, tags={CREATE_TOKEN_TAG: "dag.run.task.0"})
+    hook_factory(oos_server, max_retries=3).create_execution(
+        INLINE, tags={CREATE_TOKEN_TAG: "dag.run.task.0"}
+    )
     (call,) = oos_server.calls("POST", CREATE)
     assert token_of(call.json) == "dag.run.task.0"
 
 
 @pytest.mark.parametrize("lost", list(LOST_ANSWERS), ids=list(LOST_ANSWERS))
 def test_lost_answer_is_recovered_by_the_token(
-    monkeypatch: pytest.MonkeyPatch,
+    hook_factory: Callable[..., OosHook],
     oos_server: ScriptedOosServer,
     capfd: pytest.CaptureFixture[str],
     lost: str,
 ) -> None:
-    hook = make_hook(monkeypatch, oos_server, timeout=0.4)
+    hook = hook_factory(oos_server, max_retries=3, timeout=0.4)
     oos_server.script("POST", CREATE, LOST_ANSWERS[lost])
     oos_server.script("POST", LIST, listing_with_the_create)
     capfd.readouterr()
@@ -113,9 +110,9 @@ def test_lost_answer_is_recovered_by_the_token(
 
 
 def test_a_listing_delay_is_waited_out(
-    monkeypatch: pytest.MonkeyPatch, oos_server: ScriptedOosServer
+    hook_factory: Callable[..., OosHook], oos_server: ScriptedOosServer
 ) -> None:
-    hook = make_hook(monkeypatch, oos_server)
+    hook = hook_factory(oos_server, max_retries=3)
     oos_server.script("POST", CREATE, Reply(drop=True))
     oos_server.script("POST", LIST, EMPTY_LIST, EMPTY_LIST, listing_with_the_create)
     assert hook.create_execution(INLINE) == "d-created"
@@ -123,9 +120,9 @@ def test_a_listing_delay_is_waited_out(
 
 
 def test_the_token_is_found_on_a_later_page(
-    monkeypatch: pytest.MonkeyPatch, oos_server: ScriptedOosServer
+    hook_factory: Callable[..., OosHook], oos_server: ScriptedOosServer
 ) -> None:
-    hook = make_hook(monkeypatch, oos_server)
+    hook = hook_factory(oos_server, max_retries=3)
     crowd = Reply.ok(
         {"executions": [execution(f"d-{i}", uuid.uuid4().hex) for i in range(100)], "totalCount": 150}
     )
@@ -136,9 +133,9 @@ def test_the_token_is_found_on_a_later_page(
 
 
 def test_not_found_raises_naming_the_token_and_never_resends(
-    monkeypatch: pytest.MonkeyPatch, oos_server: ScriptedOosServer
+    hook_factory: Callable[..., OosHook], oos_server: ScriptedOosServer
 ) -> None:
-    hook = make_hook(monkeypatch, oos_server, timeout=0.4)
+    hook = hook_factory(oos_server, max_retries=3, timeout=0.4)
     others = Reply.ok({"executions": [execution("d-other", uuid.uuid4().hex)], "totalCount": 1})
     oos_server.script("POST", CREATE, Reply.ok({"id": "d-late"}, delay=0.8))
     oos_server.script("POST", LIST, *[others] * LOOKUP_ATTEMPTS)
@@ -157,9 +154,9 @@ def test_not_found_raises_naming_the_token_and_never_resends(
 
 
 def test_a_failing_list_call_still_ends_in_the_token_error(
-    monkeypatch: pytest.MonkeyPatch, oos_server: ScriptedOosServer
+    hook_factory: Callable[..., OosHook], oos_server: ScriptedOosServer
 ) -> None:
-    hook = make_hook(monkeypatch, oos_server, max_retries=0)
+    hook = hook_factory(oos_server, max_retries=0)
     oos_server.script("POST", CREATE, Reply(status=502, body=b""))
     oos_server.script("POST", LIST, *[Reply(status=503, body=b"")] * LOOKUP_ATTEMPTS)
     with pytest.raises(OosCreateOutcomeUnknownError, match="the last search failed") as caught:
@@ -168,9 +165,9 @@ def test_a_failing_list_call_still_ends_in_the_token_error(
 
 
 def test_clear_refusals_are_not_looked_up(
-    monkeypatch: pytest.MonkeyPatch, oos_server: ScriptedOosServer
+    hook_factory: Callable[..., OosHook], oos_server: ScriptedOosServer
 ) -> None:
-    hook = make_hook(monkeypatch, oos_server, max_retries=0)
+    hook = hook_factory(oos_server, max_retries=0)
     oos_server.script("POST", CREATE, Reply(json={"success": False, "msg": "bad template", "code": 400}))
     with pytest.raises(OosApiError, match="bad template") as caught:
         hook.create_execution(INLINE)
@@ -178,9 +175,9 @@ def test_clear_refusals_are_not_looked_up(
 
 
 def test_without_a_list_call_the_create_error_is_raised_and_said_once(
-    monkeypatch: pytest.MonkeyPatch, oos_server: ScriptedOosServer, capfd: pytest.CaptureFixture[str]
+    hook_factory: Callable[..., OosHook], oos_server: ScriptedOosServer, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    hook = make_hook(monkeypatch, oos_server)
+    hook = hook_factory(oos_server, max_retries=3)
     not_offered = Reply(status=404, body=b"404 page not found", headers={"Content-Type": "text/plain"})
     oos_server.script("POST", CREATE, Reply(drop=True), Reply(drop=True))
     oos_server.script("POST", LIST, not_offered, not_offered)
@@ -195,9 +192,9 @@ def test_without_a_list_call_the_create_error_is_raised_and_said_once(
 
 
 def test_a_referenced_template_is_looked_up_by_its_name(
-    monkeypatch: pytest.MonkeyPatch, oos_server: ScriptedOosServer
+    hook_factory: Callable[..., OosHook], oos_server: ScriptedOosServer
 ) -> None:
-    hook = make_hook(monkeypatch, oos_server)
+    hook = hook_factory(oos_server, max_retries=3)
     oos_server.script("POST", CREATE, Reply(status=504, body=b""))
     oos_server.script("POST", LIST, listing_with_the_create)
     assert hook.create_execution({"ref": "tpl-1", "name": "nightly-stop"}) == "d-created"

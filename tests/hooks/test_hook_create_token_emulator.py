@@ -4,8 +4,7 @@ shows in the list only a moment later. The hook returns the execution's own id; 
 
 from __future__ import annotations
 
-import json
-import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -28,22 +27,18 @@ FAULTS = {
 }
 
 
-def hook_for(emulator: Any, monkeypatch: pytest.MonkeyPatch, style: str) -> OosHook:
-    conn = json.loads(emulator.conn_json)
-    conn["extra"].update(timeout=0.8, max_retries=2, retry_wait_min=0.1, retry_wait_max=0.4)
-    if style == "openapi":
-        conn["extra"]["base_path"] = ""
-    conn_id = f"oos_{uuid.uuid4().hex[:8]}"
-    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
-    return OosHook(oos_conn_id=conn_id)
+def extras_for(style: str) -> dict[str, Any]:
+    """Short timeouts and retries, in the seed or the OpenAPI path style."""
+    extras: dict[str, Any] = {"timeout": 0.8, "max_retries": 2, "retry_wait_min": 0.1, "retry_wait_max": 0.4}
+    return {**extras, "base_path": ""} if style == "openapi" else extras
 
 
 @pytest.mark.parametrize("style", list(CREATE_PATHS))
 @pytest.mark.parametrize("fault", list(FAULTS))
 def test_a_committed_create_with_a_lost_answer_is_found_not_resent(
-    oos_emulator: Any, monkeypatch: pytest.MonkeyPatch, fault: str, style: str
+    oos_emulator: Any, hook_factory: Callable[..., OosHook], fault: str, style: str
 ) -> None:
-    hook = hook_for(oos_emulator, monkeypatch, style)
+    hook = hook_factory(oos_emulator, **extras_for(style))
     oos_emulator.set_faults(
         path=CREATE_PATHS[style], method="POST", listVisibilityDelayMs=300, **FAULTS[fault]
     )

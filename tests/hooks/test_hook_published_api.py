@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,14 +48,10 @@ def with_task_log(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
-def make_hook(monkeypatch: pytest.MonkeyPatch, server: ScriptedOosServer, **extra: Any) -> OosHook:
-    conn_id = f"oos_{uuid.uuid4().hex[:8]}"
-    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", server.conn_json(**extra))
-    return OosHook(oos_conn_id=conn_id)
-
-
-def make_async_hook(monkeypatch: pytest.MonkeyPatch, server: ScriptedOosServer, **extra: Any) -> OosAsyncHook:
-    return OosAsyncHook(make_hook(monkeypatch, server, **extra).oos_conn_id)
+def make_async_hook(
+    hook_factory: Callable[..., OosHook], server: ScriptedOosServer, **extra: Any
+) -> OosAsyncHook:
+    return OosAsyncHook(hook_factory(server, **extra).oos_conn_id)
 
 
 @pytest.fixture
@@ -75,11 +70,11 @@ async def sessions_closed() -> AsyncIterator[None]:
 
 
 def test_execution_tags_are_read_in_both_shapes(
-    monkeypatch: pytest.MonkeyPatch, oos_server: ScriptedOosServer
+    hook_factory: Callable[..., OosHook], oos_server: ScriptedOosServer
 ) -> None:
     tags = [{"tagKey": "team", "tagValue": "ops"}, {"key": "env", "value": "prod"}]
     oos_server.script("GET", "/v2/execution", Reply(json=answer(tags=tags)))
-    execution = make_hook(monkeypatch, oos_server).get_execution("d-1")
+    execution = hook_factory(oos_server).get_execution("d-1")
     assert execution.tag_map() == {"team": "ops", "env": "prod"}
     # Written out again in the published execution-tag shape.
     assert execution.to_api()["tags"] == [
@@ -89,9 +84,9 @@ def test_execution_tags_are_read_in_both_shapes(
 
 
 def test_execution_tags_are_sent_as_tag_key_and_value(
-    monkeypatch: pytest.MonkeyPatch, oos_server: ScriptedOosServer
+    hook_factory: Callable[..., OosHook], oos_server: ScriptedOosServer
 ) -> None:
-    hook = make_hook(monkeypatch, oos_server)
+    hook = hook_factory(oos_server)
     oos_server.script("POST", "/v2/execution", Reply.ok({"id": "d-1"}), Reply.ok({"id": "d-2"}))
     hook.create_execution(INLINE, tags={"team": "ops"})
     hook.create_execution(INLINE, tags=[{"key": "a", "value": "1"}, {"tagKey": "b", "tagValue": "2"}])
@@ -106,20 +101,18 @@ def test_execution_tags_are_sent_as_tag_key_and_value(
 
 
 def test_template_tags_are_sent_as_key_and_value(
-    monkeypatch: pytest.MonkeyPatch, oos_server: ScriptedOosServer
+    hook_factory: Callable[..., OosHook], oos_server: ScriptedOosServer
 ) -> None:
     oos_server.script("POST", "/v2/template", Reply.ok({"id": "tpl-1"}))
-    make_hook(monkeypatch, oos_server).create_template(
-        {**INLINE, "tags": [{"tagKey": "team", "tagValue": "ops"}]}
-    )
+    hook_factory(oos_server).create_template({**INLINE, "tags": [{"tagKey": "team", "tagValue": "ops"}]})
     (call,) = oos_server.calls("POST", "/v2/template")
     assert call.json["tags"] == [{"key": "team", "value": "ops"}]
 
 
 def test_parallelism_and_manually_are_sent_only_when_given(
-    monkeypatch: pytest.MonkeyPatch, oos_server: ScriptedOosServer
+    hook_factory: Callable[..., OosHook], oos_server: ScriptedOosServer
 ) -> None:
-    hook = make_hook(monkeypatch, oos_server)
+    hook = hook_factory(oos_server)
     oos_server.script("POST", "/v2/execution", Reply.ok({"id": "d-1"}), Reply.ok({"id": "d-2"}))
     hook.create_execution(INLINE, parallelism=3, manually=True)
     hook.create_execution(INLINE)
@@ -139,10 +132,10 @@ def test_parallelism_and_manually_are_sent_only_when_given(
     ],
 )
 def test_bad_create_options_fail_before_any_call(
-    monkeypatch: pytest.MonkeyPatch, oos_server: ScriptedOosServer, kwargs: dict[str, Any], message: str
+    hook_factory: Callable[..., OosHook], oos_server: ScriptedOosServer, kwargs: dict[str, Any], message: str
 ) -> None:
     with pytest.raises((ValueError, TypeError), match=message):
-        make_hook(monkeypatch, oos_server).create_execution(INLINE, **kwargs)
+        hook_factory(oos_server).create_execution(INLINE, **kwargs)
     assert oos_server.requests == []
 
 
@@ -163,28 +156,32 @@ def test_bad_create_options_fail_before_any_call(
     ],
 )
 def test_check_template_reads_every_published_answer(
-    monkeypatch: pytest.MonkeyPatch, oos_server: ScriptedOosServer, reply: Reply, ok: bool, reason: str | None
+    hook_factory: Callable[..., OosHook],
+    oos_server: ScriptedOosServer,
+    reply: Reply,
+    ok: bool,
+    reason: str | None,
 ) -> None:
     oos_server.script("POST", "/v2/template/check", reply)
-    check = make_hook(monkeypatch, oos_server).check_template(INLINE)
+    check = hook_factory(oos_server).check_template(INLINE)
     assert (check.ok, check.reason) == (ok, reason)
 
 
 def test_check_template_still_raises_what_is_not_a_verdict(
-    monkeypatch: pytest.MonkeyPatch, oos_server: ScriptedOosServer
+    hook_factory: Callable[..., OosHook], oos_server: ScriptedOosServer
 ) -> None:
     oos_server.script("POST", "/v2/template/check", Reply.bce_error(403, "AccessDenied"))
     with pytest.raises(OosAuthError):
-        make_hook(monkeypatch, oos_server, max_retries=0).check_template(INLINE)
+        hook_factory(oos_server, max_retries=0).check_template(INLINE)
 
 
 # ---- logs on demand ----------------------------------------------------------------------------
 
 
 def test_logs_are_asked_for_only_when_wanted(
-    monkeypatch: pytest.MonkeyPatch, oos_server: ScriptedOosServer
+    hook_factory: Callable[..., OosHook], oos_server: ScriptedOosServer
 ) -> None:
-    hook = make_hook(monkeypatch, oos_server)
+    hook = hook_factory(oos_server)
     oos_server.script("GET", "/v2/execution", Reply(json=answer()), Reply(json=with_task_log(answer())))
     plain = hook.get_execution("d-1")
     logged = hook.get_execution("d-1", with_log=True)
@@ -198,9 +195,9 @@ def test_logs_are_asked_for_only_when_wanted(
 
 
 async def test_async_logs_are_asked_for_only_when_wanted(
-    monkeypatch: pytest.MonkeyPatch, oos_server: ScriptedOosServer, sessions_closed: None
+    hook_factory: Callable[..., OosHook], oos_server: ScriptedOosServer, sessions_closed: None
 ) -> None:
-    hook = make_async_hook(monkeypatch, oos_server)
+    hook = make_async_hook(hook_factory, oos_server)
     oos_server.script("GET", "/v2/execution", Reply(json=answer()), Reply(json=with_task_log(answer())))
     plain = await hook.get_execution("d-1")
     logged = await hook.get_execution("d-1", with_log=True)
@@ -215,9 +212,9 @@ async def test_async_logs_are_asked_for_only_when_wanted(
 
 
 def test_openapi_style_connection_calls_without_base_path(
-    monkeypatch: pytest.MonkeyPatch, openapi_server: ScriptedOosServer
+    hook_factory: Callable[..., OosHook], openapi_server: ScriptedOosServer
 ) -> None:
-    hook = make_hook(monkeypatch, openapi_server)
+    hook = hook_factory(openapi_server)
     assert hook.config.base_path == ""
     openapi_server.script("GET", "/v2/execution", Reply(json=SEED))
     assert hook.get_execution("d-1").state == "SUCCESS"
@@ -229,8 +226,10 @@ def test_openapi_style_connection_calls_without_base_path(
     assert all(r.signature_ok for r in openapi_server.requests)
 
 
-def test_operator_list_at_v1_and_v2(monkeypatch: pytest.MonkeyPatch, oos_server: ScriptedOosServer) -> None:
-    hook = make_hook(monkeypatch, oos_server)
+def test_operator_list_at_v1_and_v2(
+    hook_factory: Callable[..., OosHook], oos_server: ScriptedOosServer
+) -> None:
+    hook = hook_factory(oos_server)
     oos_server.script(
         "POST", "/v2/operator/list", Reply.ok({"operators": [{"name": "a"}], "categories": [{"name": "BCC"}]})
     )
@@ -248,33 +247,33 @@ def test_operator_list_at_v1_and_v2(monkeypatch: pytest.MonkeyPatch, oos_server:
 
 
 def test_connection_test_in_the_configured_style(
-    monkeypatch: pytest.MonkeyPatch, openapi_server: ScriptedOosServer
+    hook_factory: Callable[..., OosHook], openapi_server: ScriptedOosServer
 ) -> None:
-    ok, message = make_hook(monkeypatch, openapi_server).test_connection()
+    ok, message = hook_factory(openapi_server).test_connection()
     assert ok, message
     assert [r.path for r in openapi_server.requests] == ["/v2/operator/list"]
 
 
 def test_connection_test_names_the_base_path_that_works(
-    monkeypatch: pytest.MonkeyPatch, openapi_server: ScriptedOosServer, oos_server: ScriptedOosServer
+    hook_factory: Callable[..., OosHook], openapi_server: ScriptedOosServer, oos_server: ScriptedOosServer
 ) -> None:
     # Seed style configured, the endpoint answers only in the OpenAPI style...
-    ok, message = make_hook(monkeypatch, openapi_server, base_path="/api/logic/oos").test_connection()
+    ok, message = hook_factory(openapi_server, base_path="/api/logic/oos").test_connection()
     assert not ok and 'set the connection extra "base_path": ""' in message
     assert [r.path for r in openapi_server.requests] == [
         "/api/logic/oos/v1/operator/list",
         "/v2/operator/list",
     ]
     # ... and the other way round.
-    ok, message = make_hook(monkeypatch, oos_server, base_path="").test_connection()
+    ok, message = hook_factory(oos_server, base_path="").test_connection()
     assert not ok and 'set the connection extra "base_path": "/api/logic/oos"' in message
     assert [r.path for r in oos_server.requests] == ["/v2/operator/list", "/api/logic/oos/v1/operator/list"]
 
 
 def test_connection_test_when_neither_style_answers(
-    monkeypatch: pytest.MonkeyPatch, oos_server: ScriptedOosServer
+    hook_factory: Callable[..., OosHook], oos_server: ScriptedOosServer
 ) -> None:
-    hook = make_hook(monkeypatch, oos_server)  # seed style
+    hook = hook_factory(oos_server)  # seed style
     oos_server.base_path = "/elsewhere"  # the server answers neither style
     ok, message = hook.test_connection()
     assert not ok and "does not answer either" in message and "404" in message
@@ -287,14 +286,14 @@ START, END = 1764288000000, 1764374400000
 
 
 def test_list_executions_sends_every_published_filter(
-    monkeypatch: pytest.MonkeyPatch, oos_server: ScriptedOosServer
+    hook_factory: Callable[..., OosHook], oos_server: ScriptedOosServer
 ) -> None:
     oos_server.script(
         "POST",
         "/v2/execution/list",
         Reply.ok({"executions": [SEED["result"]], "pageNo": 2, "pageSize": 50, "totalCount": 51}),
     )
-    page = make_hook(monkeypatch, oos_server).list_executions(
+    page = hook_factory(oos_server).list_executions(
         page_no=2,
         page_size=50,
         template_name="stop_fleet",
@@ -338,24 +337,24 @@ def test_list_executions_sends_every_published_filter(
     ],
 )
 def test_list_executions_bad_filters_fail_before_any_call(
-    monkeypatch: pytest.MonkeyPatch, oos_server: ScriptedOosServer, kwargs: dict[str, Any], message: str
+    hook_factory: Callable[..., OosHook], oos_server: ScriptedOosServer, kwargs: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):
-        make_hook(monkeypatch, oos_server).list_executions(**kwargs)
+        hook_factory(oos_server).list_executions(**kwargs)
     if "page_no" not in kwargs:  # the iterator chooses the pages itself
         with pytest.raises(ValueError, match=message):
-            list(make_hook(monkeypatch, oos_server).iter_executions(**kwargs))
+            list(hook_factory(oos_server).iter_executions(**kwargs))
     assert oos_server.requests == []
 
 
 def test_iter_executions_reads_every_page(
-    monkeypatch: pytest.MonkeyPatch, oos_server: ScriptedOosServer
+    hook_factory: Callable[..., OosHook], oos_server: ScriptedOosServer
 ) -> None:
     def page(ids: list[str]) -> Reply:
         return Reply.ok({"executions": [{"id": i, "state": "SUCCESS"} for i in ids], "totalCount": 5})
 
     oos_server.script("POST", "/v2/execution/list", page(["d-1", "d-2"]), page(["d-3", "d-4"]), page(["d-5"]))
-    found = [e.id for e in make_hook(monkeypatch, oos_server).iter_executions(page_size=2, template_name="t")]
+    found = [e.id for e in hook_factory(oos_server).iter_executions(page_size=2, template_name="t")]
     assert found == ["d-1", "d-2", "d-3", "d-4", "d-5"]
     bodies = [call.json for call in oos_server.calls("POST", "/v2/execution/list")]
     assert [(b["pageNo"], b["pageSize"], b["template"]) for b in bodies] == [
@@ -364,15 +363,17 @@ def test_iter_executions_reads_every_page(
 
 
 def test_iter_executions_stops_on_an_empty_page(
-    monkeypatch: pytest.MonkeyPatch, oos_server: ScriptedOosServer
+    hook_factory: Callable[..., OosHook], oos_server: ScriptedOosServer
 ) -> None:
     full = Reply.ok({"executions": [{"id": f"d-{i}"} for i in range(100)]})  # no totalCount
     oos_server.script("POST", "/v2/execution/list", full, Reply.ok({"executions": []}))
-    assert len(list(make_hook(monkeypatch, oos_server).iter_executions())) == 100
+    assert len(list(hook_factory(oos_server).iter_executions())) == 100
     assert len(oos_server.requests) == 2
 
 
-def test_get_task_and_its_children(monkeypatch: pytest.MonkeyPatch, oos_server: ScriptedOosServer) -> None:
+def test_get_task_and_its_children(
+    hook_factory: Callable[..., OosHook], oos_server: ScriptedOosServer
+) -> None:
     task = copy.deepcopy(SEED["result"]["tasks"][0])
     child = {
         **copy.deepcopy(task),
@@ -385,7 +386,7 @@ def test_get_task_and_its_children(monkeypatch: pytest.MonkeyPatch, oos_server: 
     oos_server.script(
         "POST", "/v2/task/children/list", Reply.ok({"children": [child], "total": 7, "pageNo": 1})
     )
-    hook = make_hook(monkeypatch, oos_server)
+    hook = hook_factory(oos_server)
     detail = hook.get_task("d-1", task["id"], ignore_children=True)
     children = hook.list_task_children("d-1", task["id"], states=["FAILED"], page_size=10)
     assert detail.name == "stop_bcc" and detail.children and detail.children[0].loop_index == 3
@@ -421,7 +422,7 @@ NOT_OFFERED = Reply(status=404, body=b"404 page not found", headers={"Content-Ty
     ],
 )
 def test_a_404_from_an_openapi_only_call_says_it_is_not_available(
-    monkeypatch: pytest.MonkeyPatch,
+    hook_factory: Callable[..., OosHook],
     oos_server: ScriptedOosServer,
     method: str,
     path: str,
@@ -430,25 +431,25 @@ def test_a_404_from_an_openapi_only_call_says_it_is_not_available(
 ) -> None:
     oos_server.script(method, path, NOT_OFFERED)
     with pytest.raises(OosCallNotAvailableError) as caught:
-        call(make_hook(monkeypatch, oos_server))
+        call(hook_factory(oos_server))
     message = str(caught.value)
     assert f"{name} is not available on this endpoint" in message and 'base_path to ""' in message
     assert isinstance(caught.value, OosNotFoundError) and len(oos_server.requests) == 1
 
 
 def test_a_404_from_get_execution_is_plain_not_found(
-    monkeypatch: pytest.MonkeyPatch, oos_server: ScriptedOosServer
+    hook_factory: Callable[..., OosHook], oos_server: ScriptedOosServer
 ) -> None:
     oos_server.script(
         "GET", "/v2/execution", Reply(status=404, json={"success": False, "msg": "no d-1", "code": 404})
     )
     with pytest.raises(OosNotFoundError) as caught:
-        make_hook(monkeypatch, oos_server).get_execution("d-1")
+        hook_factory(oos_server).get_execution("d-1")
     assert type(caught.value) is OosNotFoundError
 
 
 async def test_async_list_calls(
-    monkeypatch: pytest.MonkeyPatch, openapi_server: ScriptedOosServer, sessions_closed: None
+    hook_factory: Callable[..., OosHook], openapi_server: ScriptedOosServer, sessions_closed: None
 ) -> None:
     openapi_server.script(
         "POST", "/v2/execution/list", Reply.ok({"executions": [SEED["result"]], "totalCount": 1})
@@ -456,7 +457,7 @@ async def test_async_list_calls(
     openapi_server.script(
         "POST", "/v2/task/children/list", Reply.ok({"children": [{"id": "t-c", "loopIndex": 0}], "total": 1})
     )
-    hook = make_async_hook(monkeypatch, openapi_server)
+    hook = make_async_hook(hook_factory, openapi_server)
     page = await hook.list_executions(template_name="stop_fleet", sort="startTime", ascending=False)
     children = await hook.list_task_children("d-1", "t-1", states=["FAILED", "SUCCESS"])
     assert page.executions[0].id == SEED["result"]["id"] and children.tasks[0].loop_index == 0
@@ -475,25 +476,25 @@ async def test_async_list_calls(
 
 
 async def test_async_404_from_an_openapi_only_call(
-    monkeypatch: pytest.MonkeyPatch, oos_server: ScriptedOosServer, sessions_closed: None
+    hook_factory: Callable[..., OosHook], oos_server: ScriptedOosServer, sessions_closed: None
 ) -> None:
     oos_server.script("POST", "/v2/execution/list", NOT_OFFERED)
     with pytest.raises(OosCallNotAvailableError, match="list executions is not available on this endpoint"):
-        await make_async_hook(monkeypatch, oos_server).list_executions()
+        await make_async_hook(hook_factory, oos_server).list_executions()
 
 
 async def test_async_bad_page_size_fails_before_any_call(
-    monkeypatch: pytest.MonkeyPatch, oos_server: ScriptedOosServer, sessions_closed: None
+    hook_factory: Callable[..., OosHook], oos_server: ScriptedOosServer, sessions_closed: None
 ) -> None:
     with pytest.raises(ValueError, match="page_size"):
-        await make_async_hook(monkeypatch, oos_server).list_executions(page_size=500)
+        await make_async_hook(hook_factory, oos_server).list_executions(page_size=500)
     assert oos_server.requests == []
 
 
 def test_errors_name_the_base_path_in_use(
-    monkeypatch: pytest.MonkeyPatch, openapi_server: ScriptedOosServer
+    hook_factory: Callable[..., OosHook], openapi_server: ScriptedOosServer
 ) -> None:
     openapi_server.script("GET", "/v2/execution", Reply.bce_error(400, "MalformedJSON"))
     with pytest.raises(OosApiError) as caught:
-        make_hook(monkeypatch, openapi_server, max_retries=0).get_execution("d-1")
+        hook_factory(openapi_server, max_retries=0).get_execution("d-1")
     assert "GET /v2/execution:" in str(caught.value)

@@ -19,11 +19,9 @@ from airflow_provider_oos.hooks.create_token import CREATE_TOKEN_TAG
 from airflow_provider_oos.operators.oos import OosCreateExecutionOperator
 from airflow_provider_oos.triggers.oos import OosExecutionTrigger
 from tests.support.oos_task_helpers import (
-    FAST_RETRY_EXTRAS,
     TaskDeferred,
     approve_when_paused,
     clear_faults_after_failed_reads,
-    connection_json,
     run_trigger,
     shell,
     step,
@@ -36,11 +34,9 @@ INSTANCES = ["i-web1", "i-web2"]
 POLL = 0.05
 
 
-@pytest.fixture
-def emulator(oos_emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> EmulatorHandle:
-    monkeypatch.setenv("AIRFLOW_CONN_OOS_DEFAULT", connection_json(oos_emulator, **FAST_RETRY_EXTRAS))
-    oos_emulator.seed_instances(INSTANCES)
-    return oos_emulator
+@pytest.fixture(autouse=True)
+def instances(emulator: EmulatorHandle) -> None:
+    emulator.seed_instances(INSTANCES)
 
 
 # Deferral tests need runs that are surely not over at the first look: 1 s at the test time scale.

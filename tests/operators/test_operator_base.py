@@ -22,7 +22,6 @@ from airflow_provider_oos.operators.oos import HAS_TASK_STATE_STORE, OosCreateEx
 from airflow_provider_oos.sensors.oos import OosExecutionSensor
 from tests.support.oos_server import Reply, ScriptedOosServer
 from tests.support.oos_task_helpers import (
-    FAST_RETRY_EXTRAS,
     api_requests,
     approve_when_paused,
     connection_json,
@@ -136,12 +135,6 @@ class Extended(OosCreateExecutionOperator):
 APPROVAL = template(
     "with-approval", shell("prepare", "# emulator: sleep 10"), {**shell("approve"), "manually": True}
 )
-
-
-@pytest.fixture
-def emulator(oos_emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> EmulatorHandle:
-    monkeypatch.setenv("AIRFLOW_CONN_OOS_DEFAULT", connection_json(oos_emulator, **FAST_RETRY_EXTRAS))
-    return oos_emulator
 
 
 def test_worker_loop_calls_the_extension_points(emulator: EmulatorHandle) -> None:

@@ -10,16 +10,10 @@ from oos_emulator.process import EmulatorHandle
 
 from airflow_provider_oos.exceptions import OosNotFoundError
 from airflow_provider_oos.operators.oos import OosDeleteTemplateOperator, OosUpsertTemplateOperator
-from tests.support.oos_task_helpers import connection_json, shell, task_context, template
+from tests.support.oos_task_helpers import shell, task_context, template
 
 V1 = template("backup-nightly", shell("dump", "pg_dump app"))
 V2 = template("backup-nightly", shell("dump", "pg_dump app"), shell("upload", "aws s3 cp dump s3://b"))
-
-
-@pytest.fixture
-def emulator(oos_emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> EmulatorHandle:
-    monkeypatch.setenv("AIRFLOW_CONN_OOS_DEFAULT", connection_json(oos_emulator))
-    return oos_emulator
 
 
 def writes(emulator: EmulatorHandle) -> dict[str, int]:

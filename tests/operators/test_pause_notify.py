@@ -125,14 +125,6 @@ APPROVAL = {
 }
 
 
-@pytest.fixture
-def emulator(oos_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    from tests.support.oos_task_helpers import FAST_RETRY_EXTRAS, connection_json
-
-    monkeypatch.setenv("AIRFLOW_CONN_OOS_DEFAULT", connection_json(oos_emulator, **FAST_RETRY_EXTRAS))
-    return oos_emulator
-
-
 class Paged:
     """A real Airflow notifier that records what it would send."""
 

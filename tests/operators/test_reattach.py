@@ -173,14 +173,6 @@ FAILING = {
 }
 
 
-@pytest.fixture
-def emulator(oos_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    from tests.support.oos_task_helpers import FAST_RETRY_EXTRAS, connection_json
-
-    monkeypatch.setenv("AIRFLOW_CONN_OOS_DEFAULT", connection_json(oos_emulator, **FAST_RETRY_EXTRAS))
-    return oos_emulator
-
-
 def retry_of(task_id: str, try_number: int = 2) -> dict[str, Any]:
     from tests.support.oos_task_helpers import task_context
 

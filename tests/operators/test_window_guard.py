@@ -89,14 +89,6 @@ WORK = {
 }
 
 
-@pytest.fixture
-def emulator(oos_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    from tests.support.oos_task_helpers import FAST_RETRY_EXTRAS, connection_json
-
-    monkeypatch.setenv("AIRFLOW_CONN_OOS_DEFAULT", connection_json(oos_emulator, **FAST_RETRY_EXTRAS))
-    return oos_emulator
-
-
 def run_context(task_id: str, data_interval_end: datetime | None) -> dict[str, Any]:
     from tests.support.oos_task_helpers import task_context
 

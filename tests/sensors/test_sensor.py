@@ -22,10 +22,8 @@ from airflow_provider_oos.sensors.oos import (
 from airflow_provider_oos.triggers.oos import OosExecutionTrigger
 from tests.support.oos_server import Reply, ScriptedOosServer
 from tests.support.oos_task_helpers import (
-    FAST_RETRY_EXTRAS,
     TaskDeferred,
     approve_when_paused,
-    connection_json,
     run_trigger,
     shell,
     task_context,
@@ -37,12 +35,6 @@ try:
     from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 except ImportError:  # Airflow 3.1
     from airflow.exceptions import AirflowFailException, AirflowSkipException  # type: ignore[no-redef]
-
-
-@pytest.fixture
-def emulator(oos_emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> EmulatorHandle:
-    monkeypatch.setenv("AIRFLOW_CONN_OOS_DEFAULT", connection_json(oos_emulator, **FAST_RETRY_EXTRAS))
-    return oos_emulator
 
 
 def start(*lines: str, manually: bool = False) -> str:

@@ -1,4 +1,5 @@
-"""Fixtures shared by the hook tests (loaded for the whole session by tests/conftest.py).
+"""Fixtures every test may use (loaded for the whole session by tests/conftest.py): the scripted
+servers, the one ``emulator`` (the shared emulator as ``oos_default``) and the one ``hook_factory``.
 
 They are visible to every module, so the secret check is not
 autouse: each hook test module opts in with `pytestmark = pytest.mark.usefixtures("no_secret_in_logs")`
@@ -7,11 +8,16 @@ autouse: each hook test module opts in with `pytestmark = pytest.mark.usefixture
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
+from oos_emulator.process import EmulatorHandle
 
+from airflow_provider_oos.hooks.oos import OosHook
 from tests.support.oos_server import SECRET_KEY, SESSION_TOKEN, ScriptedOosServer
+from tests.support.oos_task_helpers import FAST_RETRY_EXTRAS, connection_json
 
 LOGGERS = ("", "airflow", "airflow.task", "airflow_provider_oos", "requests", "urllib3", "aiohttp", "asyncio")
 
@@ -49,3 +55,27 @@ def no_secret_in_logs(caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFix
     for text in texts:
         assert SECRET_KEY not in text
         assert SESSION_TOKEN not in text
+
+
+@pytest.fixture
+def emulator(oos_emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> EmulatorHandle:
+    """The session's emulator, reset, as the default connection ``oos_default`` (fast retries)."""
+    monkeypatch.setenv("AIRFLOW_CONN_OOS_DEFAULT", connection_json(oos_emulator, **FAST_RETRY_EXTRAS))
+    return oos_emulator
+
+
+@pytest.fixture
+def hook_factory(monkeypatch: pytest.MonkeyPatch) -> Callable[..., OosHook]:
+    """``hook_factory(server, **extras)``: an OosHook on a connection of its own to ``server`` (a
+    ScriptedOosServer, or an emulator handle), with these connection extras."""
+
+    def make(server: ScriptedOosServer | EmulatorHandle, **extras: Any) -> OosHook:
+        conn_id = f"oos_{uuid.uuid4().hex[:8]}"
+        if isinstance(server, ScriptedOosServer):
+            conn = server.conn_json(**extras)
+        else:
+            conn = connection_json(server, **extras)
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", conn)
+        return OosHook(oos_conn_id=conn_id)
+
+    return make

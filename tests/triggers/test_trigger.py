@@ -13,7 +13,6 @@ from airflow_provider_oos.triggers.oos import OosExecutionTrigger
 from tests.support.oos_server import Reply, ScriptedOosServer
 from tests.support.oos_task_helpers import (
     FAST_RETRY_EXTRAS,
-    connection_json,
     run_trigger,
     shell,
     template,
@@ -21,12 +20,6 @@ from tests.support.oos_task_helpers import (
 )
 
 CLASSPATH = "airflow_provider_oos.triggers.oos.OosExecutionTrigger"
-
-
-@pytest.fixture
-def emulator(oos_emulator: EmulatorHandle, monkeypatch: pytest.MonkeyPatch) -> EmulatorHandle:
-    monkeypatch.setenv("AIRFLOW_CONN_OOS_DEFAULT", connection_json(oos_emulator, **FAST_RETRY_EXTRAS))
-    return oos_emulator
 
 
 def start(*lines: str) -> str:
