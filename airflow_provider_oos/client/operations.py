@@ -1,14 +1,13 @@
-"""The published OOS operations: for each, the request it sends and how its `result` is read.
+"""The published OOS operations: for each, the request it sends and how its ``result`` is read.
 
 Pure: no I/O. Both hooks run these calls (`OosHook.run`, `OosAsyncHook.run`), so each operation
-is built and read in one place. Bad input raises ValueError or TypeError naming the field,
-before any request. Writes follow oos-api.md exactly: execution tags go as `tagKey`/`tagValue`,
-template tags as `key`/`value`, and only the published fields are sent.
+is built and read in one place; the bodies it sends are built and checked by
+`airflow_provider_oos.client.payloads`. Bad input raises ValueError or TypeError naming the field,
+before any request.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,12 +20,30 @@ from airflow_provider_oos.client.models import (
     Execution,
     ExecutionPage,
     OperatorPage,
-    Tag,
     Task,
     TaskPage,
     Template,
     TemplateCheck,
     TemplatePage,
+)
+from airflow_provider_oos.client.payloads import (
+    API_VERSIONS,
+    DEFAULT_TEMPLATE_TYPE,
+    EXECUTION_FILTER_STATES,
+    EXECUTION_SORTS,
+    MAX_PAGE_SIZE,
+    TEMPLATE_TYPES,
+    TagsArg,
+    as_template,
+    choice,
+    epoch_ms,
+    execution_options,
+    page_body,
+    require_text,
+    sorted_page_body,
+    strict_bool,
+    tags_payload,
+    template_payload,
 )
 from airflow_provider_oos.client.routes import (
     CHECK_TEMPLATE,
@@ -44,22 +61,13 @@ from airflow_provider_oos.client.routes import (
     UPDATE_TEMPLATE,
     Route,
 )
-from airflow_provider_oos.client.template_rules import prepare_inline_template
 from airflow_provider_oos.exceptions import OosApiError, OosNotFoundError
 
 T = TypeVar("T")
-TagsArg = Sequence[Tag | Mapping[str, Any]] | Mapping[str, Any] | None
-
-MAX_PAGE_SIZE = 100
-TEMPLATE_TYPES = ("INDIVIDUAL", "GLOBAL")
-EXECUTION_SORTS = ("startTime", "endTime")
-# The states the published list filter names (PAUSED and the rollback states are not among them).
-EXECUTION_FILTER_STATES = ("RUNNING", "SUCCESS", "FAILED", "CANCELED", "PENDING")
-API_VERSIONS = ("v1", "v2")
 
 
 class ExecutionFilters(TypedDict, total=False):
-    """The published filters of list-executions (times: epoch ms or aware datetimes)."""
+    """The published filters of list-executions; see `list_executions` for each."""
 
     template_name: str | None
     state: str | None
@@ -74,11 +82,12 @@ class ExecutionFilters(TypedDict, total=False):
 
 @dataclass(frozen=True)
 class ApiCall(Generic[T]):
-    """One request of a published operation, and how to read its answer's `result`.
+    """One request of a published operation, and how to read its answer's ``result``.
 
-    :param route: where it goes.
-    :param read: turns the `result` (and the request path, for messages) into the return value.
-    :param query: query parameters.
+    :param route: where it goes (method and path).
+    :param read: turns the ``result`` (and the request path, for messages) into the return value;
+        raises `OosApiError` (or `OosNotFoundError`) when the answer does not fit.
+    :param query: query parameters, or None for none.
     :param body: the JSON body, or None for none.
     """
 
@@ -88,14 +97,16 @@ class ApiCall(Generic[T]):
     body: Any = None
 
 
-def require_text(value: Any, name: str, hint: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{name} must be a non-empty string ({hint}), got {value!r}")
-    return value.strip()
-
-
 def parse_model(model: type[Any], result: Any, route: Route, path: str) -> Any:
-    """The model read tolerantly from `result`, or OosApiError naming the call."""
+    """Read ``result`` into ``model`` tolerantly (unknown fields kept, see `model_base`).
+
+    :param model: the pydantic model to read.
+    :param result: the answer's ``result``.
+    :param route: the call, named in the error.
+    :param path: the request path, named in the error.
+    :return: the model instance.
+    :raises OosApiError: ``result`` is not an object, or its shape does not fit ``model``.
+    """
     if not isinstance(result, dict):
         raise OosApiError(
             f"unexpected result: expected a JSON object, got {type(result).__name__}",
@@ -143,95 +154,6 @@ def _read_check(result: Any, path: str) -> TemplateCheck:
     return parsed
 
 
-# -- request bodies ------------------------------------------------------------------------------
-
-
-def as_template(template: Template | Mapping[str, Any], name: str = "template") -> Template:
-    if isinstance(template, Template):
-        return template
-    if isinstance(template, Mapping):
-        try:
-            return Template.model_validate(dict(template))
-        except ValidationError as exc:
-            raise ValueError(f"{name} is not a valid OOS template: {exc}") from None
-    raise TypeError(f"{name} must be a Template or a dict, got {type(template).__name__}")
-
-
-def template_payload(template: Template | Mapping[str, Any], *, inline_required: bool) -> dict[str, Any]:
-    """The JSON to send for a template. Templates to store or run are checked and completed by
-    `prepare_inline_template` first; a template sent to check-template goes as given (that is the check).
-    Template tags go as `key`/`value`."""
-    parsed = as_template(template)
-    body = (prepare_inline_template(parsed) if inline_required else parsed).to_api()
-    if parsed.tags is not None:
-        body["tags"] = [tag.to_template_tag() for tag in parsed.tags]
-    return body
-
-
-def read_tags(tags: TagsArg) -> list[Tag]:
-    """Tags from a dict (key -> value) or a list of tags in either published shape."""
-    if tags is None:
-        return []
-    if isinstance(tags, Mapping):
-        items: list[Any] = [{"key": str(key), "value": str(value)} for key, value in tags.items()]
-    elif isinstance(tags, list | tuple):
-        items = list(tags)
-    else:
-        raise TypeError(f"tags must be a dict of key -> value or a list of tags, got {type(tags).__name__}")
-    result = []
-    for item in items:
-        try:
-            result.append(item if isinstance(item, Tag) else Tag.model_validate(item))
-        except ValidationError:
-            raise ValueError(
-                f"tags: {item!r} is not a tag; use {{'tagKey': ..., 'tagValue': ...}} or a dict key -> value"
-            ) from None
-    return result
-
-
-def tags_payload(tags: TagsArg) -> list[dict[str, Any]]:
-    """Execution tags as published: `[{"tagKey", "tagValue"}]`."""
-    return [tag.to_execution_tag() for tag in read_tags(tags)]
-
-
-def page_body(page_no: int, page_size: int) -> dict[str, Any]:
-    if isinstance(page_no, bool) or not isinstance(page_no, int) or page_no < 1:
-        raise ValueError(f"page_no must be an integer >= 1, got {page_no!r}")
-    if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise ValueError(f"page_size must be an integer from 1 to {MAX_PAGE_SIZE}, got {page_size!r}")
-    return {"pageNo": page_no, "pageSize": page_size}
-
-
-def sorted_page_body(page_no: int, page_size: int, sort: str, ascending: bool) -> dict[str, Any]:
-    return {**page_body(page_no, page_size), "sort": sort, "ascending": bool(ascending)}
-
-
-def json_bytes(body: Any) -> bytes:
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def _epoch_ms(value: int | datetime, name: str) -> int:
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValueError(f"{name}: a datetime must be timezone-aware")
-        return int(value.timestamp() * 1000)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{name} must be epoch milliseconds (an integer >= 0) or an aware datetime")
-    return value
-
-
-def _choice(value: Any, name: str, choices: Sequence[str]) -> str:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
-    return str(value)
-
-
-def _optional_bool(value: Any, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"{name} must be True or False, got {value!r}")
-    return value
-
-
 # -- executions ----------------------------------------------------------------------------------
 
 
@@ -256,25 +178,39 @@ def create_execution(
     parallelism: int | None = None,
     manually: bool | None = None,
 ) -> ApiCall[str]:
+    """Create-execution: run an existing template (``ref``) or an inline one.
+
+    :param template: ``{"ref": "tpl-…", "name": ...}`` or an inline template (``name`` and ``operators``).
+    :param properties: the template's parameters.
+    :param description: the execution's description.
+    :param tags: execution tags, sent as ``tagKey``/``tagValue`` (see `read_tags` for the shapes).
+    :param parallelism: how many loop iterations OOS runs at once; sent only when given.
+    :param manually: whether each step waits for a person; sent only when given.
+    :return: the call; its result is the new execution id (``d-…``).
+    :raises ValueError: a bad template, tag or option, named.
+    :raises TypeError: ``properties`` is not a dict, or a value of the wrong type.
+    """
     if properties is not None and not isinstance(properties, Mapping):
         raise TypeError(f"properties must be a dict, got {type(properties).__name__}")
     body: dict[str, Any] = {"template": _execution_template(template), "properties": dict(properties or {})}
     if description is not None:
         body["description"] = description
     body["tags"] = tags_payload(tags)
-    if parallelism is not None:
-        if isinstance(parallelism, bool) or not isinstance(parallelism, int) or parallelism < 1:
-            raise ValueError(f"parallelism must be an integer >= 1, got {parallelism!r}")
-        body["parallelism"] = parallelism
-    if manually is not None:
-        body["manually"] = _optional_bool(manually, "manually")
+    body.update(execution_options(parallelism, manually))
     return ApiCall(CREATE_EXECUTION, _read_id(CREATE_EXECUTION), body=body)
 
 
 def get_execution(execution_id: str, *, with_log: bool = False) -> ApiCall[Execution]:
+    """Get-execution.
+
+    :param execution_id: the execution (``d-…``).
+    :param with_log: also fetch each task's log lines.
+    :return: the call; its result is the `Execution` (`OosNotFoundError` when OOS has none).
+    :raises ValueError: ``execution_id`` is blank, or ``with_log`` is not a bool.
+    """
     execution_id = require_text(execution_id, "execution_id", "an id such as 'd-…'")
     query = {"id": execution_id}
-    if _optional_bool(with_log, "with_log"):
+    if strict_bool(with_log, "with_log"):
         query["withLog"] = "true"
     return ApiCall(
         GET_EXECUTION, _reader(Execution, GET_EXECUTION, f"execution {execution_id!r} not found"), query
@@ -295,11 +231,27 @@ def list_executions(
     sort: str | None = None,
     ascending: bool | None = None,
 ) -> ApiCall[ExecutionPage]:
+    """List-executions (OpenAPI only): one page of the executions matching every filter given.
+
+    :param page_no: the page, from 1.
+    :param page_size: executions per page, from 1 to ``MAX_PAGE_SIZE``.
+    :param template_name: only executions of this template.
+    :param state: only this state: ``RUNNING``, ``SUCCESS``, ``FAILED``, ``CANCELED`` or ``PENDING``.
+    :param trigger: only this trigger kind.
+    :param cron_execution_name: only runs of this scheduled execution.
+    :param event_execution_name: only runs of this event-triggered execution.
+    :param start_time: started at or after: epoch ms or an aware ``datetime``.
+    :param end_time: started at or before: epoch ms or an aware ``datetime``.
+    :param sort: ``startTime`` or ``endTime``.
+    :param ascending: sort order.
+    :return: the call; its result is an `ExecutionPage`.
+    :raises ValueError: a filter outside the published values, named.
+    """
     body = page_body(page_no, page_size)
     if template_name is not None:
         body["template"] = {"name": require_text(template_name, "template_name", "a template name")}
     if state is not None:
-        body["state"] = _choice(state, "state", EXECUTION_FILTER_STATES)
+        body["state"] = choice(state, "state", EXECUTION_FILTER_STATES)
     for key, value, name in (
         ("trigger", trigger, "trigger"),
         ("cronExecutionName", cron_execution_name, "cron_execution_name"),
@@ -308,21 +260,29 @@ def list_executions(
         if value is not None:
             body[key] = require_text(value, name, "text")
     if start_time is not None:
-        body["startTime"] = _epoch_ms(start_time, "start_time")
+        body["startTime"] = epoch_ms(start_time, "start_time")
     if end_time is not None:
-        body["endTime"] = _epoch_ms(end_time, "end_time")
+        body["endTime"] = epoch_ms(end_time, "end_time")
     if sort is not None:
-        body["sort"] = _choice(sort, "sort", EXECUTION_SORTS)
+        body["sort"] = choice(sort, "sort", EXECUTION_SORTS)
     if ascending is not None:
-        body["ascending"] = _optional_bool(ascending, "ascending")
+        body["ascending"] = strict_bool(ascending, "ascending")
     return ApiCall(LIST_EXECUTIONS, _reader(ExecutionPage, LIST_EXECUTIONS), body=body)
 
 
 def get_task(dag_id: str, task_id: str, *, ignore_children: bool = False) -> ApiCall[Task]:
+    """Get-task (OpenAPI only): one task of an execution.
+
+    :param dag_id: the execution id (``d-…``), as the API names it.
+    :param task_id: the task (``t-…``).
+    :param ignore_children: leave out the task's children (loop iterations).
+    :return: the call; its result is the `Task` (`OosNotFoundError` when OOS has none).
+    :raises ValueError: a blank id, or ``ignore_children`` is not a bool.
+    """
     dag_id = require_text(dag_id, "dag_id", "the execution id, 'd-…'")
     task_id = require_text(task_id, "task_id", "a task id, 't-…'")
     query = {"dagId": dag_id, "taskId": task_id}
-    if _optional_bool(ignore_children, "ignore_children"):
+    if strict_bool(ignore_children, "ignore_children"):
         query["ignoreChildren"] = "true"
     return ApiCall(GET_TASK, _reader(Task, GET_TASK, f"task {task_id!r} of {dag_id!r} not found"), query)
 
@@ -335,6 +295,16 @@ def list_task_children(
     page_no: int = 1,
     page_size: int = MAX_PAGE_SIZE,
 ) -> ApiCall[TaskPage]:
+    """List-task-children (OpenAPI only): one page of a task's children (its loop iterations).
+
+    :param execution_id: the execution (``d-…``).
+    :param task_id: the parent task (``t-…``).
+    :param states: only children in these states, e.g. ``["FAILED"]``.
+    :param page_no: the page, from 1.
+    :param page_size: children per page, from 1 to ``MAX_PAGE_SIZE``.
+    :return: the call; its result is a `TaskPage`.
+    :raises ValueError: a blank id, ``states`` not a list of names, or a bad page.
+    """
     body: dict[str, Any] = {
         "executionId": require_text(execution_id, "execution_id", "an id such as 'd-…'"),
         "taskId": require_text(task_id, "task_id", "a task id, 't-…'"),
@@ -351,15 +321,36 @@ def list_task_children(
 
 
 def create_template(template: Template | Mapping[str, Any]) -> ApiCall[str]:
+    """Create-template: store a template, checked by the client's template rules first.
+
+    :param template: the template (``name`` and ``operators``).
+    :return: the call; its result is the new template id (``tpl-…``).
+    :raises ValueError: the template breaks a rule, named.
+    :raises TypeError: ``template`` is neither a `Template` nor a dict.
+    """
     body = template_payload(template, inline_required=True)
     return ApiCall(CREATE_TEMPLATE, _read_id(CREATE_TEMPLATE), body=body)
 
 
 def check_template(template: Template | Mapping[str, Any]) -> ApiCall[TemplateCheck]:
+    """Check-template: the service's verdict on a template, sent as given.
+
+    :param template: the template to check.
+    :return: the call; its result is a `TemplateCheck` (valid when OOS sends no result).
+    :raises ValueError: the dict is not a template at all.
+    :raises TypeError: ``template`` is neither a `Template` nor a dict.
+    """
     return ApiCall(CHECK_TEMPLATE, _read_check, body=template_payload(template, inline_required=False))
 
 
 def update_template(template: Template | Mapping[str, Any]) -> ApiCall[None]:
+    """Update-template: replace a stored template, found by its ``id``.
+
+    :param template: the whole new template, with the ``id`` from `get_template`.
+    :return: the call; it returns nothing.
+    :raises ValueError: no ``id``, or the template breaks a rule.
+    :raises TypeError: ``template`` is neither a `Template` nor a dict.
+    """
     body = template_payload(template, inline_required=True)
     if not body.get("id"):
         raise ValueError("template.id is required to update a template: take it from get_template()")
@@ -367,13 +358,26 @@ def update_template(template: Template | Mapping[str, Any]) -> ApiCall[None]:
 
 
 def delete_template(template_id: str) -> ApiCall[None]:
+    """Delete-template.
+
+    :param template_id: the template (``tpl-…``).
+    :return: the call; it returns nothing.
+    :raises ValueError: ``template_id`` is blank.
+    """
     template_id = require_text(template_id, "template_id", "an id such as 'tpl-…'")
     return ApiCall(DELETE_TEMPLATE, _read_nothing, {"id": template_id})
 
 
-def get_template(name: str, template_type: str = "INDIVIDUAL") -> ApiCall[Template]:
+def get_template(name: str, template_type: str = DEFAULT_TEMPLATE_TYPE) -> ApiCall[Template]:
+    """Get-template, by name.
+
+    :param name: the template's name.
+    :param template_type: ``INDIVIDUAL`` (yours) or ``GLOBAL`` (Baidu's public templates).
+    :return: the call; its result is the `Template` (`OosNotFoundError` when OOS has none).
+    :raises ValueError: a blank name or another type.
+    """
     name = require_text(name, "name", "the template's name")
-    template_type = _choice(template_type, "template_type", TEMPLATE_TYPES)
+    template_type = choice(template_type, "template_type", TEMPLATE_TYPES)
     absent = f"template {name!r} ({template_type}) not found"
     return ApiCall(
         GET_TEMPLATE, _reader(Template, GET_TEMPLATE, absent), {"name": name, "type": template_type}
@@ -388,11 +392,22 @@ def list_templates(
     name: str | None = None,
     template_type: str | None = None,
 ) -> ApiCall[TemplatePage]:
+    """List-templates: one page of templates.
+
+    :param page_no: the page, from 1.
+    :param page_size: templates per page, from 1 to ``MAX_PAGE_SIZE``.
+    :param sort: the field to sort by.
+    :param ascending: sort order.
+    :param name: only templates whose name matches.
+    :param template_type: only ``INDIVIDUAL`` or only ``GLOBAL`` templates.
+    :return: the call; its result is a `TemplatePage`.
+    :raises ValueError: a bad page or another type.
+    """
     body = sorted_page_body(page_no, page_size, sort, ascending)
     if name is not None:
         body["name"] = name
     if template_type is not None:
-        body["type"] = _choice(template_type, "template_type", TEMPLATE_TYPES)
+        body["type"] = choice(template_type, "template_type", TEMPLATE_TYPES)
     return ApiCall(LIST_TEMPLATES, _reader(TemplatePage, LIST_TEMPLATES), body=body)
 
 
@@ -405,7 +420,18 @@ def list_operators(
     name: str | None = None,
     api_version: str = "v1",
 ) -> ApiCall[OperatorPage]:
-    route = LIST_OPERATORS if _choice(api_version, "api_version", API_VERSIONS) == "v1" else LIST_OPERATORS_V2
+    """List-operators: one page of the action types the service offers.
+
+    :param page_no: the page, from 1.
+    :param page_size: action types per page, from 1 to ``MAX_PAGE_SIZE``.
+    :param sort: the field to sort by.
+    :param ascending: sort order.
+    :param name: only this action type, e.g. ``BCE::Agent::ExecuteShell``.
+    :param api_version: ``v1`` (the list older SDKs call) or ``v2`` (OpenAPI).
+    :return: the call; its result is an `OperatorPage`.
+    :raises ValueError: a bad page, a blank name or another version.
+    """
+    route = LIST_OPERATORS if choice(api_version, "api_version", API_VERSIONS) == "v1" else LIST_OPERATORS_V2
     body = sorted_page_body(page_no, page_size, sort, ascending)
     if name is not None:
         body["operator"] = {"name": require_text(name, "name", "an action type name")}

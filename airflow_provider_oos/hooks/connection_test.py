@@ -29,7 +29,12 @@ def _style(base_path: str) -> str:
 
 
 def describe_probe(hook: OosHook) -> tuple[bool, str]:
-    """(ok, message) for the connection of `hook`."""
+    """Probe the connection of ``hook`` with one read-only call; never raises.
+
+    :param hook: the hook to test.
+    :return: ``(ok, message)``: on success the endpoint, path style, access key id and how many action
+        types are visible; on failure what is wrong and what to fix (credentials, clock, TLS, ``base_path``).
+    """
     try:
         config = hook.config
         page = _probe(hook, config.base_path)

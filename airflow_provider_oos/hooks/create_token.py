@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_provider_oos.client import operations as ops
 from airflow_provider_oos.client.models import Execution, Tag, Template
+from airflow_provider_oos.client.payloads import MAX_PAGE_SIZE, TagsArg, read_tags
 from airflow_provider_oos.exceptions import (
     OosApiError,
     OosCallNotAvailableError,
@@ -43,16 +44,20 @@ LOOKUP_ATTEMPTS = 5
 
 
 def outcome_unknown(error: OosApiError) -> bool:
-    """Whether the create may have started an execution although it got no id back."""
+    """Whether the create may have started an execution although it got no id back.
+
+    :param error: the create's error.
+    :return: True for a request that was sent and got no usable answer (not a TLS failure), or a 5xx.
+    """
     if isinstance(error, OosConnectionError):
         return error.request_sent and not error.tls
     return error.status is not None and error.status >= 500
 
 
 class CreateRecovery:
-    """One create-execution for `hook`, sent once, with its create token.
+    """One create-execution for ``hook``, sent once, with its create token.
 
-    :param hook: the hook whose connection to use.
+    :param hook: the hook whose connection and logger to use.
     """
 
     # Connections already told to have no list call (a warning once per process and connection).
@@ -66,13 +71,25 @@ class CreateRecovery:
         template: Template | Mapping[str, Any],
         properties: Mapping[str, Any] | None,
         description: str | None,
-        tags: ops.TagsArg,
+        tags: TagsArg,
         *,
         parallelism: int | None = None,
         manually: bool | None = None,
     ) -> str:
-        """The id of the execution this create started (see the module docstring)."""
-        given = ops.read_tags(tags)
+        """Send the create once; when its outcome is unknown, find it by its token (see the module docstring).
+
+        :param template: as for `OosHook.create_execution`.
+        :param properties: the template's parameters.
+        :param description: the execution's description.
+        :param tags: the caller's execution tags; a tag ``airflow-create-token`` among them is reused.
+        :param parallelism: how many loop iterations OOS runs at once.
+        :param manually: whether each step waits for a person.
+        :return: the id (``d-…``) of the execution this create started.
+        :raises OosCreateOutcomeUnknownError: no usable answer and no execution with the token found.
+        :raises OosApiError: OOS refused the create, or the endpoint has no list call to look with.
+        :raises ValueError: bad input, before any request.
+        """
+        given = read_tags(tags)
         token = next((t.value for t in given if t.key == CREATE_TOKEN_TAG and t.value), None)
         if token is None:  # a caller may bring its own token (the same one on every try of a task)
             token = uuid.uuid4().hex
@@ -132,7 +149,7 @@ class CreateRecovery:
         )
 
     def _find(self, token: str, template_name: str | None, since_ms: int) -> Execution | None:
-        page_size = ops.MAX_PAGE_SIZE
+        page_size = MAX_PAGE_SIZE
         for page_no in range(1, LOOKUP_PAGES + 1):
             page = self.hook.list_executions(
                 page_no=page_no,

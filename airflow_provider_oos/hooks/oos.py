@@ -1,4 +1,4 @@
-"""OosHook (sync, `requests`) and OosAsyncHook (aiohttp, for the trigger) over the OOS API.
+"""OosHook (sync, ``requests``) and OosAsyncHook (aiohttp, for the trigger) over the OOS API.
 
 Both hooks run the same calls (`airflow_provider_oos.client.operations`: what each published operation
 sends and how its answer is read) through the same transport rules (`airflow_provider_oos.client.transport`:
@@ -6,6 +6,10 @@ answer parsing, error mapping, retry policy), on the connection parsed by
 `airflow_provider_oos.client.connection`. Each HTTP call writes one line through the hook's own logger;
 retry warnings go to this module's logger. OosAsyncHook lives in `oos_async` and is imported
 from here, like OosHook.
+
+Every call raises `OosApiError` or a subclass when OOS answers with an error (`OosNotFoundError`,
+`OosAuthError`, ...) or cannot be reached (`OosConnectionError`), and ValueError or TypeError,
+before any request, for bad input.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from tenacity import Retrying
 from typing_extensions import Unpack
 
 from airflow_provider_oos.client import operations as ops
+from airflow_provider_oos.client import payloads
 from airflow_provider_oos.client.answers import (
     JSON_CONTENT_TYPE,
     REQUEST_ID_HEADER,
@@ -48,7 +53,8 @@ from airflow_provider_oos.client.models import (
     TemplateCheck,
     TemplatePage,
 )
-from airflow_provider_oos.client.operations import ApiCall, ExecutionFilters, TagsArg
+from airflow_provider_oos.client.operations import ApiCall, ExecutionFilters
+from airflow_provider_oos.client.payloads import DEFAULT_TEMPLATE_TYPE, MAX_PAGE_SIZE, TagsArg
 from airflow_provider_oos.client.retry import replaying, retry_settings
 from airflow_provider_oos.client.routes import Route, query_string
 from airflow_provider_oos.client.session_pool import close_all_sessions
@@ -65,11 +71,11 @@ T = TypeVar("T")
 
 
 class OosHook(BaseHook):
-    """Talks to Baidu AI Cloud OOS over one keep-alive `requests.Session`.
+    """Talks to Baidu AI Cloud OOS over one keep-alive ``requests.Session``.
 
-    No I/O in `__init__`: the connection is looked up on first use.
+    No I/O in ``__init__``: the connection is looked up on first use.
 
-    :param oos_conn_id: the `baidu_oos` connection to use.
+    :param oos_conn_id: the ``baidu_oos`` connection to use.
     """
 
     conn_name_attr = "oos_conn_id"
@@ -86,10 +92,21 @@ class OosHook(BaseHook):
 
     @cached_property
     def config(self) -> OosConnectionConfig:
+        """The connection, looked up and parsed once.
+
+        :return: the parsed settings (endpoint, credentials, timeouts, retries).
+        :raises AirflowNotFoundException: no such connection.
+        :raises ValueError: the connection is misconfigured (the message names the field).
+        """
         return parse_connection(self.get_connection(self.oos_conn_id))
 
     @cached_property
     def session(self) -> requests.Session:
+        """The keep-alive session, signing every request (``bce-auth-v1``).
+
+        :return: the session, created on first use.
+        :raises ValueError: the connection is misconfigured.
+        """
         session = requests.Session()
         session.auth = BceAuth(self.config.credentials)  # signs every attempt afresh
         session.headers["User-Agent"] = user_agent()
@@ -102,19 +119,32 @@ class OosHook(BaseHook):
         return session
 
     def get_conn(self) -> requests.Session:
+        """Airflow's hook interface: the same as `session`.
+
+        :return: the signing ``requests.Session``.
+        :raises ValueError: the connection is misconfigured.
+        """
         return self.session
 
     def close(self) -> None:
+        """Close the session, if one was opened; the next call opens a new one."""
         if "session" in self.__dict__:
             self.__dict__.pop("session").close()
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Extra fields of the connection form (Airflow < 3.2; newer read `conn-fields`)."""
+        """Extra fields of the connection form (Airflow < 3.2; newer read ``conn-fields``).
+
+        :return: the form widgets by field name.
+        """
         return connection_form_widgets()
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Labels, placeholders and hidden fields of the connection form.
+
+        :return: Airflow's ``hidden_fields`` / ``relabeling`` / ``placeholders`` mapping.
+        """
         return ui_field_behaviour()
 
     def create_execution(
@@ -127,35 +157,68 @@ class OosHook(BaseHook):
         parallelism: int | None = None,
         manually: bool | None = None,
     ) -> str:
-        """Start an execution of an existing (`ref`) or inline template; return its id (`d-…`).
+        """Start an execution of an existing (``ref``) or inline template.
 
         Never resent once it may have reached the service. Each create carries a unique create
         token as an execution tag; when its outcome is unknown (read timeout, dropped connection,
-        5xx) the hook looks the token up in the template's recent executions and returns the id
-        found, or raises OosCreateOutcomeUnknownError naming the token.
+        5xx) the hook looks the token up in the template's recent executions (see `create_token`).
+
+        :param template: ``{"ref": "tpl-…", "name": ...}``, or an inline template (``name``, ``operators``).
+        :param properties: the template's parameters.
+        :param description: the execution's description.
+        :param tags: execution tags: a dict, or a list of ``{"tagKey": ..., "tagValue": ...}``.
+        :param parallelism: how many loop iterations OOS runs at once; sent only when given.
+        :param manually: whether each step waits for a person; sent only when given.
+        :return: the new execution's id (``d-…``).
+        :raises OosCreateOutcomeUnknownError: the create got no usable answer and its token was not found.
+        :raises OosApiError: OOS refused the create.
+        :raises ValueError: bad input, named, before any request.
         """
         return CreateRecovery(self).create(
             template, properties, description, tags, parallelism=parallelism, manually=manually
         )
 
     def get_execution(self, execution_id: str, *, with_log: bool = False) -> Execution:
-        """The execution `execution_id` (`d-…`); task logs only when `with_log` is True."""
+        """One execution, with its tasks.
+
+        :param execution_id: the execution (``d-…``).
+        :param with_log: also fetch each task's log lines.
+        :return: the execution.
+        :raises OosNotFoundError: OOS has no such execution.
+        :raises OosApiError: any other error answer or transport failure.
+        """
         return self.run(ops.get_execution(execution_id, with_log=with_log))
 
     def list_executions(
-        self, *, page_no: int = 1, page_size: int = ops.MAX_PAGE_SIZE, **filters: Unpack[ExecutionFilters]
+        self, *, page_no: int = 1, page_size: int = MAX_PAGE_SIZE, **filters: Unpack[ExecutionFilters]
     ) -> ExecutionPage:
-        """One page of executions matching every filter given: `template_name`, `state`, `trigger`,
-        `cron_execution_name`, `event_execution_name`, `start_time`, `end_time` (epoch ms or aware
-        datetimes), `sort` (`startTime`/`endTime`), `ascending`. OpenAPI-only: raises
-        OosCallNotAvailableError where the endpoint does not offer it."""
+        """One page of the executions matching every filter given (OpenAPI only).
+
+        :param page_no: the page, from 1.
+        :param page_size: executions per page, from 1 to 100.
+        :param filters: ``template_name``, ``state``, ``trigger``, ``cron_execution_name``,
+            ``event_execution_name``, ``start_time``, ``end_time`` (epoch ms or aware datetimes),
+            ``sort`` (``startTime`` or ``endTime``), ``ascending``.
+        :return: the page.
+        :raises OosCallNotAvailableError: the endpoint does not offer this call.
+        :raises OosApiError: any other error answer or transport failure.
+        :raises ValueError: a filter outside the published values, before any request.
+        """
         return self.run(ops.list_executions(page_no=page_no, page_size=page_size, **filters))
 
     def iter_executions(
-        self, *, page_size: int = ops.MAX_PAGE_SIZE, **filters: Unpack[ExecutionFilters]
+        self, *, page_size: int = MAX_PAGE_SIZE, **filters: Unpack[ExecutionFilters]
     ) -> Iterator[Execution]:
-        """Every execution matching the filters of `list_executions`, page after page."""
-        ops.page_body(1, page_size)  # a bad page size fails before any call
+        """Every execution matching the filters, page after page (OpenAPI only).
+
+        :param page_size: executions per request, from 1 to 100.
+        :param filters: as for `list_executions`.
+        :return: an iterator over the executions; each page is fetched when reached.
+        :raises OosCallNotAvailableError: the endpoint does not offer this call.
+        :raises OosApiError: any other error answer or transport failure.
+        :raises ValueError: a bad page size or filter, before any request.
+        """
+        payloads.page_body(1, page_size)  # a bad page size fails before any call
         page_no, seen = 1, 0
         while True:
             page = self.list_executions(page_no=page_no, page_size=page_size, **filters)
@@ -171,7 +234,16 @@ class OosHook(BaseHook):
             page_no += 1
 
     def get_task(self, dag_id: str, task_id: str, *, ignore_children: bool = False) -> Task:
-        """One task (`dag_id` is the execution id). OpenAPI-only, like `list_executions`."""
+        """One task of an execution (OpenAPI only).
+
+        :param dag_id: the execution id (``d-…``), as the API names it.
+        :param task_id: the task (``t-…``).
+        :param ignore_children: leave out the task's children (loop iterations).
+        :return: the task.
+        :raises OosNotFoundError: OOS has no such task.
+        :raises OosCallNotAvailableError: the endpoint does not offer this call.
+        :raises OosApiError: any other error answer or transport failure.
+        """
         return self.run(ops.get_task(dag_id, task_id, ignore_children=ignore_children))
 
     def list_task_children(
@@ -181,19 +253,42 @@ class OosHook(BaseHook):
         *,
         states: Sequence[str] | None = None,
         page_no: int = 1,
-        page_size: int = ops.MAX_PAGE_SIZE,
+        page_size: int = MAX_PAGE_SIZE,
     ) -> TaskPage:
-        """One page of a task's children (its loop iterations). OpenAPI-only."""
+        """One page of a task's children, its loop iterations (OpenAPI only).
+
+        :param execution_id: the execution (``d-…``).
+        :param task_id: the parent task (``t-…``).
+        :param states: only children in these states, e.g. ``["FAILED"]``.
+        :param page_no: the page, from 1.
+        :param page_size: children per page, from 1 to 100.
+        :return: the page.
+        :raises OosCallNotAvailableError: the endpoint does not offer this call.
+        :raises OosApiError: any other error answer or transport failure.
+        """
         return self.run(
             ops.list_task_children(execution_id, task_id, states=states, page_no=page_no, page_size=page_size)
         )
 
     def create_template(self, template: Template | Mapping[str, Any]) -> str:
+        """Store a new template, checked by the client's template rules first.
+
+        :param template: the template (``name`` and ``operators``), a `Template` or a dict.
+        :return: the new template's id (``tpl-…``).
+        :raises OosApiError: OOS refused it (e.g. the name is taken).
+        :raises ValueError: the template breaks a rule, named, before any request.
+        """
         return self.run(ops.create_template(template))
 
     def check_template(self, template: Template | Mapping[str, Any]) -> TemplateCheck:
-        """The service's verdict on a template. An answer `success=false` (HTTP 2xx) is a verdict too:
-        invalid, with its `msg` as the reason."""
+        """The service's verdict on a template, sent as given.
+
+        An answer ``success=false`` with HTTP 2xx is a verdict too: invalid, its ``msg`` the reason.
+
+        :param template: the template to check.
+        :return: valid or not, and why.
+        :raises OosApiError: an error answer other than a verdict, or a transport failure.
+        """
         call = ops.check_template(template)
         try:
             return self.run(call)
@@ -203,60 +298,116 @@ class OosHook(BaseHook):
             raise
 
     def update_template(self, template: Template | Mapping[str, Any]) -> None:
+        """Replace a stored template, found by its ``id``.
+
+        :param template: the whole new template, with the ``id`` from `get_template`.
+        :raises OosNotFoundError: OOS has no template with that id.
+        :raises OosApiError: any other error answer or transport failure.
+        :raises ValueError: no ``id``, or the template breaks a rule, before any request.
+        """
         self.run(ops.update_template(template))
 
     def delete_template(self, template_id: str) -> None:
+        """Delete a stored template.
+
+        :param template_id: the template (``tpl-…``).
+        :raises OosApiError: an error answer (e.g. not found) or a transport failure.
+        :raises ValueError: a blank id, before any request.
+        """
         self.run(ops.delete_template(template_id))
 
-    def get_template(self, name: str, template_type: str = "INDIVIDUAL") -> Template:
+    def get_template(self, name: str, template_type: str = DEFAULT_TEMPLATE_TYPE) -> Template:
+        """One template, by name.
+
+        :param name: the template's name.
+        :param template_type: ``INDIVIDUAL`` (yours) or ``GLOBAL`` (Baidu's public templates).
+        :return: the template.
+        :raises OosNotFoundError: OOS has no such template.
+        :raises OosApiError: any other error answer or transport failure.
+        """
         return self.run(ops.get_template(name, template_type))
 
     def list_templates(
         self,
         page_no: int = 1,
-        page_size: int = ops.MAX_PAGE_SIZE,
+        page_size: int = MAX_PAGE_SIZE,
         sort: str = "createTime",
         ascending: bool = False,
         name: str | None = None,
         template_type: str | None = None,
     ) -> TemplatePage:
+        """One page of templates.
+
+        :param page_no: the page, from 1.
+        :param page_size: templates per page, from 1 to 100.
+        :param sort: the field to sort by.
+        :param ascending: sort order.
+        :param name: only templates whose name matches.
+        :param template_type: only ``INDIVIDUAL`` or only ``GLOBAL`` templates.
+        :return: the page.
+        :raises OosApiError: an error answer or a transport failure.
+        """
         return self.run(ops.list_templates(page_no, page_size, sort, ascending, name, template_type))
 
     def list_operators(
         self,
         page_no: int = 1,
-        page_size: int = ops.MAX_PAGE_SIZE,
+        page_size: int = MAX_PAGE_SIZE,
         sort: str = "createTime",
         ascending: bool = False,
         *,
         name: str | None = None,
         api_version: str = "v1",
     ) -> OperatorPage:
-        """The action types the service offers, from the v1 (older SDKs) or v2 (OpenAPI) list."""
+        """One page of the action types the service offers.
+
+        :param page_no: the page, from 1.
+        :param page_size: action types per page, from 1 to 100.
+        :param sort: the field to sort by.
+        :param ascending: sort order.
+        :param name: only this action type, e.g. ``BCE::Agent::ExecuteShell``.
+        :param api_version: ``v1`` (the list older SDKs call) or ``v2`` (OpenAPI).
+        :return: the page.
+        :raises OosApiError: an error answer or a transport failure.
+        """
         return self.run(
             ops.list_operators(page_no, page_size, sort, ascending, name=name, api_version=api_version)
         )
 
     def console_url(self, execution_id: str) -> str:
+        """Where a person sees the execution: the connection's ``console_url`` template, filled in.
+
+        :param execution_id: the execution (``d-…``).
+        :return: the console address.
+        :raises ValueError: the connection is misconfigured.
+        """
         return self.config.console_url(execution_id)
 
     def test_connection(self) -> tuple[bool, str]:
-        """List one action type in the configured path style; when that answers 404, probe the other
-        style too and name the `base_path` setting that works. The message says what is wrong."""
+        """The connection form's Test button: list one action type in the configured path style.
+
+        When that answers 404 the other style is probed too, and the message names the ``base_path``
+        setting that works (see `connection_test`). Never raises: every failure is a message.
+
+        :return: ``(ok, message)``; the message says what is wrong and what to fix.
+        """
         return describe_probe(self)
 
     def run(self, call: ApiCall[T], *, attempts: int | None = None, base_path: str | None = None) -> T:
         """Send one call (retried by the retry policy) and read its result.
 
         :param call: the call, from `airflow_provider_oos.client.operations`.
-        :param attempts: at most this many attempts instead of the connection's `max_retries` + 1.
+        :param attempts: at most this many attempts instead of the connection's ``max_retries`` + 1.
         :param base_path: another base path than the connection's (the connection test probes both).
+        :return: the call's result, read by ``call.read``.
+        :raises OosCallNotAvailableError: the endpoint does not offer this call (404 in its path style).
+        :raises OosApiError: any other error answer, an unreadable answer, or a transport failure.
         """
         config = self.config
         base = config.base_path if base_path is None else base_path
         path = base + call.route.path
         url = config.endpoint + path + query_string(call.query)
-        data = ops.json_bytes(call.body) if call.body is not None else None
+        data = payloads.json_bytes(call.body) if call.body is not None else None
 
         def send() -> Any:
             return self._send_once(call.route, url, path, data)

@@ -38,6 +38,7 @@ from airflow_provider_oos.client.connection import (
 from airflow_provider_oos.client.connection_form import CONN_TYPE
 from airflow_provider_oos.client.models import Execution, ExecutionPage, TaskPage
 from airflow_provider_oos.client.operations import ApiCall, ExecutionFilters
+from airflow_provider_oos.client.payloads import MAX_PAGE_SIZE, json_bytes
 from airflow_provider_oos.client.retry import replaying_async, retry_settings
 from airflow_provider_oos.client.routes import query_string
 from airflow_provider_oos.client.session_pool import POOL
@@ -68,7 +69,15 @@ async def _lookup_config(conn_id: str) -> OosConnectionConfig:
 
 
 async def shared_config(conn_id: str) -> OosConnectionConfig:
-    """The parsed connection `conn_id`, one lookup per event loop and TTL (a failed one is not kept)."""
+    """The parsed connection, one lookup per event loop and ``CONFIG_TTL_SECONDS``.
+
+    A failed lookup is not kept: the next caller looks it up again.
+
+    :param conn_id: the ``baidu_oos`` connection.
+    :return: the parsed settings.
+    :raises AirflowNotFoundException: no such connection.
+    :raises ValueError: the connection is misconfigured (the message names the field).
+    """
     loop = asyncio.get_running_loop()
     key = (loop, conn_id)
     entry = _configs.get(key)
@@ -105,10 +114,11 @@ async def _aget_connection(conn_id: str) -> Any:
 class OosAsyncHook(BaseHook):
     """The async side of the OOS API, for the trigger: an aiohttp session from the shared pool.
 
-    No I/O in `__init__`. Use it as `async with OosAsyncHook(...) as hook:` so the pooled session
-    closes when its last user leaves; without `async with`, call `close_all_sessions()`.
+    No I/O in ``__init__``. Use it as ``async with OosAsyncHook(...) as hook:`` so the pooled session
+    closes when its last user leaves; without ``async with``, call ``close_all_sessions()``.
+    Errors are those of `OosHook`: `OosApiError` and its subclasses, ValueError for bad input.
 
-    :param oos_conn_id: the `baidu_oos` connection to use.
+    :param oos_conn_id: the ``baidu_oos`` connection to use.
     """
 
     conn_name_attr = "oos_conn_id"
@@ -132,19 +142,39 @@ class OosAsyncHook(BaseHook):
         await POOL.release(self.oos_conn_id)
 
     async def get_config(self) -> OosConnectionConfig:
-        """The parsed connection: shared by the hooks of this event loop (see `shared_config`)."""
+        """The parsed connection, shared by the hooks of this event loop (see `shared_config`).
+
+        :return: the parsed settings.
+        :raises AirflowNotFoundException: no such connection.
+        :raises ValueError: the connection is misconfigured.
+        """
         if self._config is None:
             self._config = await shared_config(self.oos_conn_id)
         return self._config
 
     async def get_execution(self, execution_id: str, *, with_log: bool = False) -> Execution:
-        """The execution `execution_id` (`d-…`); task logs only when `with_log` is True."""
+        """One execution, with its tasks.
+
+        :param execution_id: the execution (``d-…``).
+        :param with_log: also fetch each task's log lines.
+        :return: the execution.
+        :raises OosNotFoundError: OOS has no such execution.
+        :raises OosApiError: any other error answer or transport failure.
+        """
         return await self.run(ops.get_execution(execution_id, with_log=with_log))
 
     async def list_executions(
-        self, *, page_no: int = 1, page_size: int = ops.MAX_PAGE_SIZE, **filters: Unpack[ExecutionFilters]
+        self, *, page_no: int = 1, page_size: int = MAX_PAGE_SIZE, **filters: Unpack[ExecutionFilters]
     ) -> ExecutionPage:
-        """One page of executions; the filters of `OosHook.list_executions`. OpenAPI-only."""
+        """One page of the executions matching every filter given (OpenAPI only).
+
+        :param page_no: the page, from 1.
+        :param page_size: executions per page, from 1 to 100.
+        :param filters: those of `OosHook.list_executions`.
+        :return: the page.
+        :raises OosCallNotAvailableError: the endpoint does not offer this call.
+        :raises OosApiError: any other error answer or transport failure.
+        """
         return await self.run(ops.list_executions(page_no=page_no, page_size=page_size, **filters))
 
     async def list_task_children(
@@ -154,19 +184,35 @@ class OosAsyncHook(BaseHook):
         *,
         states: Sequence[str] | None = None,
         page_no: int = 1,
-        page_size: int = ops.MAX_PAGE_SIZE,
+        page_size: int = MAX_PAGE_SIZE,
     ) -> TaskPage:
-        """One page of a task's children (its loop iterations). OpenAPI-only."""
+        """One page of a task's children, its loop iterations (OpenAPI only).
+
+        :param execution_id: the execution (``d-…``).
+        :param task_id: the parent task (``t-…``).
+        :param states: only children in these states, e.g. ``["FAILED"]``.
+        :param page_no: the page, from 1.
+        :param page_size: children per page, from 1 to 100.
+        :return: the page.
+        :raises OosCallNotAvailableError: the endpoint does not offer this call.
+        :raises OosApiError: any other error answer or transport failure.
+        """
         return await self.run(
             ops.list_task_children(execution_id, task_id, states=states, page_no=page_no, page_size=page_size)
         )
 
     async def run(self, call: ApiCall[T]) -> T:
-        """Send one call (retried by the retry policy) and read its result."""
+        """Send one call (retried by the retry policy) and read its result.
+
+        :param call: the call, from `airflow_provider_oos.client.operations`.
+        :return: the call's result, read by ``call.read``.
+        :raises OosCallNotAvailableError: the endpoint does not offer this call (404 in its path style).
+        :raises OosApiError: any other error answer, an unreadable answer, or a transport failure.
+        """
         config = await self.get_config()
         path = config.base_path + call.route.path
         url = config.endpoint + path + query_string(call.query)
-        data = ops.json_bytes(call.body) if call.body is not None else None
+        data = json_bytes(call.body) if call.body is not None else None
 
         def send() -> Awaitable[Any]:
             return self._send_once(config, call, url, path, data)
