@@ -18,6 +18,7 @@ from airflow_provider_oos.client.connection_form import (
     CONN_FIELDS,
     CONN_TYPE,
     DEFAULT_CONSOLE_URL,
+    LOCALES,
     UI_FIELD_BEHAVIOUR,
 )
 
@@ -50,6 +51,8 @@ class OosConnectionConfig:
     :param max_retries: retries of a call that is safe to resend.
     :param retry_wait_min: first backoff wait, in seconds.
     :param retry_wait_max: longest backoff wait, in seconds.
+    :param locale: ``zh-cn`` or ``en-us``, sent as the ``locale`` query parameter on every call;
+        None sends none (OOS answers in its default, ``zh-cn``).
     """
 
     endpoint: str
@@ -61,6 +64,7 @@ class OosConnectionConfig:
     max_retries: int = DEFAULT_MAX_RETRIES
     retry_wait_min: float = DEFAULT_RETRY_WAIT_MIN
     retry_wait_max: float = DEFAULT_RETRY_WAIT_MAX
+    locale: str | None = None
     api_url: str = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -124,6 +128,7 @@ def parse_connection(conn: Any) -> OosConnectionConfig:
         max_retries=max_retries,
         retry_wait_min=wait_min,
         retry_wait_max=wait_max,
+        locale=_locale(extras),
     )
 
 
@@ -166,6 +171,19 @@ def _extra_str(extras: Mapping[str, Any], name: str) -> str | None:
     if not isinstance(value, str):
         raise ValueError(f"extra {name!r} must be a string, got {type(value).__name__}")
     return value.strip() or None
+
+
+def _locale(extras: Mapping[str, Any]) -> str | None:
+    """The `locale` extra: one of the published values (any case), or None when absent."""
+    value = _extra_str(extras, "locale")
+    if value is None:
+        return None
+    if value.lower() not in LOCALES:
+        raise ValueError(
+            f"extra 'locale' {value!r} is not a published OOS locale: use one of "
+            f"{', '.join(map(repr, LOCALES))}, or leave it empty for the service's default (zh-cn)"
+        )
+    return value.lower()
 
 
 def _base_path(extras: Mapping[str, Any]) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 CONN_TYPE = "baidu_oos"
+# The published values of the `locale` query parameter that every OOS call takes.
+LOCALES = ("zh-cn", "en-us")
 # A best guess: the console's deep link is not published.
 DEFAULT_CONSOLE_URL = (
     "https://console.bce.baidu.com/oos/#/oos/execution/detail?id={execution_id}&region={region}"
@@ -47,6 +49,13 @@ CONN_FIELDS: dict[str, dict[str, Any]] = {
         "description": "Link shown for an execution; placeholders {execution_id} and {region}.",
         "schema": {"type": ["string", "null"]},
     },
+    "locale": {
+        "label": "Answer Language (locale)",
+        "description": "zh-cn or en-us: the language of OOS's messages and failure reasons, sent as "
+        "the locale query parameter on every call. Empty: not sent (OOS answers in zh-cn).",
+        # A text field, not a select: a select without a default would store a literal "null".
+        "schema": {"type": ["string", "null"]},
+    },
     "timeout": {
         "label": "Request Timeout (s)",
         "description": "Seconds to connect, to wait for each read, and to receive a whole answer.",
@@ -81,5 +90,6 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
         "port": "443 (8765 for the local emulator); needed by the Test button",
         "region": "bj",
         "console_url": DEFAULT_CONSOLE_URL,
+        "locale": "en-us (empty: zh-cn, the service's default)",
     },
 }

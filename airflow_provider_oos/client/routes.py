@@ -47,3 +47,11 @@ def query_string(query: Mapping[str, str] | None) -> str:
     if not query:
         return ""
     return "?" + "&".join(f"{encode(key)}={encode(value)}" for key, value in query.items())
+
+
+def request_query(query: Mapping[str, str] | None, locale: str | None) -> Mapping[str, str] | None:
+    """The query a call sends (and signs): its own parameters, plus ``locale`` when the connection
+    sets one (every published call takes it)."""
+    if locale is None:
+        return query
+    return {**(query or {}), "locale": locale}

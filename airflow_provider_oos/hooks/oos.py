@@ -56,7 +56,7 @@ from airflow_provider_oos.client.models import (
 from airflow_provider_oos.client.operations import ApiCall, ExecutionFilters
 from airflow_provider_oos.client.payloads import DEFAULT_TEMPLATE_TYPE, MAX_PAGE_SIZE, TagsArg
 from airflow_provider_oos.client.retry import replaying, retry_settings
-from airflow_provider_oos.client.routes import Route, query_string
+from airflow_provider_oos.client.routes import Route, query_string, request_query
 from airflow_provider_oos.client.session_pool import close_all_sessions
 from airflow_provider_oos.client.transport import log_call, read_body, requests_error, user_agent
 from airflow_provider_oos.exceptions import OosApiError
@@ -406,7 +406,7 @@ class OosHook(BaseHook):
         config = self.config
         base = config.base_path if base_path is None else base_path
         path = base + call.route.path
-        url = config.endpoint + path + query_string(call.query)
+        url = config.endpoint + path + query_string(request_query(call.query, config.locale))
         data = payloads.json_bytes(call.body) if call.body is not None else None
 
         def send() -> Any:

@@ -40,7 +40,7 @@ from airflow_provider_oos.client.models import Execution, ExecutionPage, TaskPag
 from airflow_provider_oos.client.operations import ApiCall, ExecutionFilters
 from airflow_provider_oos.client.payloads import MAX_PAGE_SIZE, json_bytes
 from airflow_provider_oos.client.retry import replaying_async, retry_settings
-from airflow_provider_oos.client.routes import query_string
+from airflow_provider_oos.client.routes import query_string, request_query
 from airflow_provider_oos.client.session_pool import POOL
 from airflow_provider_oos.client.transport import aiohttp_error, log_call
 from airflow_provider_oos.exceptions import OosApiError
@@ -211,7 +211,7 @@ class OosAsyncHook(BaseHook):
         """
         config = await self.get_config()
         path = config.base_path + call.route.path
-        url = config.endpoint + path + query_string(call.query)
+        url = config.endpoint + path + query_string(request_query(call.query, config.locale))
         data = json_bytes(call.body) if call.body is not None else None
 
         def send() -> Awaitable[Any]:
@@ -235,7 +235,8 @@ class OosAsyncHook(BaseHook):
 
         method = call.route.method
         request_id = str(uuid.uuid4())
-        headers = signed_headers(config.credentials, method, url, call.query or {})
+        query = request_query(call.query, config.locale) or {}
+        headers = signed_headers(config.credentials, method, url, query)
         headers[REQUEST_ID_HEADER] = request_id
         if data is not None:
             headers["Content-Type"] = JSON_CONTENT_TYPE

@@ -88,6 +88,8 @@ def test_a_conforming_request_passes() -> None:
         ("GET", "/v2/execution", {}, None, "'id' is required"),
         ("GET", "/v2/execution", {"id": "d-1", "withLog": "1"}, None, "withLog"),
         ("GET", "/v2/execution", {"id": "d-1", "verbose": "true"}, None, "verbose"),
+        ("GET", "/v2/execution", {"id": "d-1", "locale": "fr-fr"}, None, "locale"),
+        ("POST", "/v2/template/list", {"locale": "EN"}, {"pageNo": 1, "pageSize": 10}, "locale"),
         ("POST", "/v2/execution/list", {}, {"pageNo": 1, "pageSize": 101}, "maximum is 100"),
         ("POST", "/v2/execution/list", {}, {"pageNo": 0, "pageSize": 10}, "minimum is 1"),
         ("POST", "/v2/execution/list", {}, {"pageSize": 10}, "pageNo is required"),

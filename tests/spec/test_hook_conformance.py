@@ -123,6 +123,28 @@ def test_sync_call_sends_published_requests(
     assert problems_of(requests, server.base_path) == []
 
 
+@pytest.fixture(params=SETTINGS[1:], ids=[s[0] for s in SETTINGS[1:]])
+def en_server(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[SpecServer]:
+    """A recording server in each path style, the default connection asking for English answers."""
+    with SpecServer(base_path=request.param[2], running_polls=0) as spec_server:
+        monkeypatch.setenv("AIRFLOW_CONN_OOS_DEFAULT", spec_server.conn_json(locale="en-us"))
+        yield spec_server
+
+
+@pytest.mark.parametrize(
+    ("call", "expected"), [(c[1], c[2]) for c in SYNC_CALLS], ids=[c[0] for c in SYNC_CALLS]
+)
+def test_sync_call_sends_the_locale_on_every_request(
+    en_server: SpecServer, call: Callable[[Any], Any], expected: set[str]
+) -> None:
+    call(sync_hook())
+    requests = en_server.recorded()
+    assert set(op_names(requests, en_server.base_path)) == expected
+    # Signed like any query parameter: the server checked each signature over the query it got.
+    assert [(r.query.get("locale"), r.signature_ok) for r in requests] == [("en-us", True)] * len(requests)
+    assert problems_of(requests, en_server.base_path) == []
+
+
 def test_every_published_operation_has_a_hook_call() -> None:
     covered = set().union(*(c[2] for c in SYNC_CALLS))
     assert covered == {op.name for op in conformance.operations()}
@@ -267,6 +289,19 @@ async def test_async_call_sends_published_requests(
     assert requests and all(r.signature_ok for r in requests)
     assert set(op_names(requests, server.base_path)) == expected
     assert problems_of(requests, server.base_path) == []
+
+
+@pytest.mark.parametrize(
+    ("call", "expected"), [(c[1], c[2]) for c in ASYNC_CALLS], ids=[c[0] for c in ASYNC_CALLS]
+)
+async def test_async_call_sends_the_locale_on_every_request(
+    en_server: SpecServer, call: Callable[[Any], Any], expected: set[str]
+) -> None:
+    await _run_async(call)
+    requests = await asyncio.to_thread(en_server.recorded)
+    assert set(op_names(requests, en_server.base_path)) == expected
+    assert [(r.query.get("locale"), r.signature_ok) for r in requests] == [("en-us", True)] * len(requests)
+    assert problems_of(requests, en_server.base_path) == []
 
 
 async def test_async_with_log_is_asked_only_when_wanted(server: SpecServer) -> None:
