@@ -1,11 +1,16 @@
 """The wire under both hooks: the User-Agent, the per-call log line, a bounded body read, and
 what ``requests`` and ``aiohttp`` raise mapped to one OosConnectionError that says whether the
-request may have reached the service (which the retry policy needs)."""
+request may have reached the service (which the retry policy needs).
+
+The per-call line is DEBUG for an answer below 400 (a wait polls every few seconds: at INFO a task
+log would get one line per poll and bury the progress lines) and WARNING for an error answer or
+no answer; the errors themselves name method, path, HTTP status, OOS code and request id."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -27,22 +32,27 @@ def user_agent() -> str:
     return f"airflow-provider-oos/{__version__} apache-airflow/{airflow_version}"
 
 
+def call_level(status: int | None) -> int:
+    """The level of a call's line: DEBUG for an answer below 400, WARNING for an error or no answer."""
+    return logging.DEBUG if status is not None and status < 400 else logging.WARNING
+
+
 def log_call(
     logger: Any,  # a stdlib logger, or the structlog one Airflow gives hooks
-    level: int,
     method: str,
     path: str,
-    status: int | str,
+    status: int | None,
     request_id: str,
     started: float,
 ) -> None:
-    # The one line per HTTP call. Never the Authorization header, never a secret.
+    """The one line per HTTP call (``status`` None: no answer). Never the Authorization header, never
+    a secret."""
     logger.log(
-        level,
+        call_level(status),
         "OOS %s %s -> %s (request id %s, %.0f ms)",
         method,
         path,
-        status,
+        "no answer" if status is None else status,
         request_id,
         (time.monotonic() - started) * 1000,
     )

@@ -445,13 +445,11 @@ class OosHook(BaseHook):
             body = read_body(response, time.monotonic() + self.config.timeout)
         except requests.RequestException as exc:
             error = requests_error(exc, route.method, path, request_id, self.config.timeout)
-            log_call(self.log, logging.WARNING, route.method, log_path, "no answer", request_id, started)
+            log_call(self.log, route.method, log_path, None, request_id, started)
             raise error from None
         answered_id = response.headers.get(REQUEST_ID_HEADER)
-        level = logging.INFO if response.status_code < 400 else logging.WARNING
-        log_call(
-            self.log, level, route.method, log_path, response.status_code, answered_id or request_id, started
-        )
+        # DEBUG for a good answer: a wait polls every few seconds, its task log shows progress lines.
+        log_call(self.log, route.method, log_path, response.status_code, answered_id or request_id, started)
         return parse_response(
             response.status_code,
             body,

@@ -258,12 +258,10 @@ class OosAsyncHook(BaseHook):
                 body = await response.read()
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             error = aiohttp_error(exc, method, path, request_id, config.timeout)
-            log_call(self.log, logging.WARNING, method, log_path, "no answer", request_id, started)
+            log_call(self.log, method, log_path, None, request_id, started)
             raise error from None
         answered_id = response.headers.get(REQUEST_ID_HEADER)
-        # Polls are many: a good answer is a debug line here (the sync hook's calls are few).
-        level = logging.DEBUG if response.status < 400 else logging.WARNING
-        log_call(self.log, level, method, log_path, response.status, answered_id or request_id, started)
+        log_call(self.log, method, log_path, response.status, answered_id or request_id, started)
         return parse_response(
             response.status,
             body,
