@@ -10,7 +10,7 @@ AIRFLOW_HOME_33 := $(CURDIR)/.airflow/3.3
 AIRFLOW_HOME_31 := $(CURDIR)/.airflow/3.1
 TEST_ENV = AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__CORE__UNIT_TEST_MODE=False
 
-.PHONY: test test-3.3 test-3.1 lint demo bench reliability venv venv31 clean airflow airflow-stop e2e failover
+.PHONY: test test-3.3 test-3.1 lint demo bench reliability venv venv31 clean airflow airflow-stop e2e failover live-check
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -60,6 +60,12 @@ bench: $(AIRFLOW_HOME_33)/airflow.db
 
 reliability: $(AIRFLOW_HOME_33)/airflow.db
 	AIRFLOW_HOME=$(AIRFLOW_HOME_33) $(TEST_ENV) $(VENV)/bin/python -m pytest -q -m reliability tests
+
+# Conformance run against a real OOS endpoint: OOS_ENDPOINT, OOS_ACCESS_KEY, OOS_SECRET_KEY (optional
+# OOS_SESSION_TOKEN, OOS_REGION) from the environment; read-only unless LIVE_CHECK_ARGS="--create-from NAME".
+# Writes .artifacts/live-check/report.json and report.md (no secrets) to attach to an issue.
+live-check: | $(VENV)/.installed
+	AIRFLOW_HOME=$(AIRFLOW_HOME_33) $(TEST_ENV) $(VENV)/bin/python -m airflow_provider_oos.live_check --report $(CURDIR)/.artifacts/live-check/report.json $(LIVE_CHECK_ARGS)
 
 # --- A real local deployment (scripts/deploy): `make airflow`, `make e2e`, `make airflow-stop` ---
 # PostgreSQL drivers (psycopg2 + asyncpg: Airflow 3.3's async engine needs asyncpg) and the
