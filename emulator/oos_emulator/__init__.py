@@ -8,6 +8,9 @@ OOS calls (signed), each under both published path styles, `/api/logic/oos/v2/..
 `/v2/...` (OpenAPI metadata): templates (create, check, update, delete, get, list), the operator
 list at `/v1/operator/list` and `/v2/operator/list` (adds `categories`), create execution, get
 execution (`withLog=true` adds each task's `log`), list executions, task detail, task children.
+Every call honours the published `locale` query parameter (signed like the rest of the query):
+reasons and error `msg` in Chinese by default (`zh-cn`), in English with `locale=en-us`; any other
+value is answered like the default (`texts.py`).
 
 Console (no signature): `GET /console/execution/{execution_id}`, a read-only HTML page per
 execution; the CLI prints the template `http://HOST:PORT/console/execution/{execution_id}` for a

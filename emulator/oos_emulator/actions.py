@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from oos_emulator.texts import Text, t
+
 DEFAULT_DURATION_MS = 1000
 BCC_ACTIONS = {
     # action → (status the instance must have, status afterwards)
@@ -40,7 +42,7 @@ class ActionResult:
 
     ok: bool
     outputs: dict[str, Any] = field(default_factory=dict)
-    reason: str | None = None
+    reason: Text | None = None
     log: list[str] = field(default_factory=list)
     error_code: str | None = None
 
@@ -107,7 +109,12 @@ def run_action(
     known = ", ".join(sorted(ACTION_DESCRIPTIONS))
     return ActionResult(
         ok=False,
-        reason=f"unknown action type {action!r}: the emulator simulates only {known}",
+        reason=t(
+            "unknown action type {a!r}: the emulator simulates only {known}",
+            "未知的动作类型 {a!r}：模拟器只模拟 {known}",
+            a=action,
+            known=known,
+        ),
         error_code="Operator.NotSupported",
     )
 
@@ -117,14 +124,18 @@ def _run_bcc(action: str, params: dict[str, Any], inventory: dict[str, dict[str,
     if not ids:
         return ActionResult(
             ok=False,
-            reason=f'{action}: no instance given; set properties.instances to [{{"instanceId": "i-…"}}]',
+            reason=t(
+                '{a}: no instance given; set properties.instances to [{{"instanceId": "i-…"}}]',
+                '{a}：未指定实例；请把 properties.instances 设为 [{{"instanceId": "i-…"}}]',
+                a=action,
+            ),
             error_code="Params.Invalid",
         )
     unknown = [i for i in ids if i not in inventory]
     if unknown:
         return ActionResult(
             ok=False,
-            reason=f"{action}: instance(s) not found: {', '.join(unknown)}",
+            reason=_not_found(action, unknown),
             error_code="Instance.NotFound",
         )
     needed, after = BCC_ACTIONS[action]
@@ -133,7 +144,13 @@ def _run_bcc(action: str, params: dict[str, Any], inventory: dict[str, dict[str,
         # The BCC API refuses, e.g., to stop an instance that is not running (Instance.InvalidStatus).
         return ActionResult(
             ok=False,
-            reason=f"{action}: Instance.InvalidStatus: {'; '.join(wrong)} (needs {needed})",
+            reason=t(
+                "{a}: Instance.InvalidStatus: {wrong} (needs {needed})",
+                "{a}：Instance.InvalidStatus：{wrong}（需要 {needed}）",
+                a=action,
+                wrong="; ".join(wrong),
+                needed=needed,
+            ),
             error_code="Instance.InvalidStatus",
         )
     for i in ids:
@@ -152,7 +169,11 @@ def _run_shell(params: dict[str, Any], inventory: dict[str, dict[str, Any]], att
     if not isinstance(content, str) or not content.strip():
         return ActionResult(
             ok=False,
-            reason=f"{SHELL_ACTION}: properties.content (the script) is required",
+            reason=t(
+                "{a}: properties.content (the script) is required",
+                "{a}：properties.content（脚本）必填",
+                a=SHELL_ACTION,
+            ),
             error_code="Params.Invalid",
         )
     ids = instance_ids(params)
@@ -160,14 +181,19 @@ def _run_shell(params: dict[str, Any], inventory: dict[str, dict[str, Any]], att
     if unknown:
         return ActionResult(
             ok=False,
-            reason=f"{SHELL_ACTION}: instance(s) not found: {', '.join(unknown)}",
+            reason=_not_found(SHELL_ACTION, unknown),
             error_code="Instance.NotFound",
         )
     stopped = [i for i in ids if inventory[i]["status"] != "Running"]
     if stopped:
         return ActionResult(
             ok=False,
-            reason=f"{SHELL_ACTION}: agent offline, instance(s) not running: {', '.join(stopped)}",
+            reason=t(
+                "{a}: agent offline, instance(s) not running: {ids}",
+                "{a}：云助手 agent 离线，实例未运行：{ids}",
+                a=SHELL_ACTION,
+                ids=", ".join(stopped),
+            ),
             error_code="Agent.Offline",
         )
     found = directives(params)
@@ -183,11 +209,20 @@ def _run_shell(params: dict[str, Any], inventory: dict[str, dict[str, Any]], att
         return ActionResult(
             ok=False,
             outputs=outputs,
-            reason=f"script exited with code {exit_code}{where}",
+            reason=t(
+                "script exited with code {code}{on}",
+                "脚本退出码为 {code}{on}",
+                code=exit_code,
+                on=t(" on {ids}", "（实例 {ids}）", ids=", ".join(ids)) if ids else "",
+            ),
             log=log,
             error_code="Script.NonZeroExit",
         )
     return ActionResult(ok=True, outputs=outputs, log=log)
+
+
+def _not_found(action: str, ids: list[str]) -> Text:
+    return t("{a}: instance(s) not found: {ids}", "{a}：实例不存在：{ids}", a=action, ids=", ".join(ids))
 
 
 def _int(value: str | None, default: int) -> int:

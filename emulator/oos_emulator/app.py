@@ -24,6 +24,13 @@ from oos_emulator.paths import BASE_PATHS
 from oos_emulator.routes_executions import execution_router
 from oos_emulator.routes_templates import template_router
 from oos_emulator.state import Emulator, EmulatorConfig
+from oos_emulator.texts import Text, request_locale, same, t
+
+# Starlette's texts for an unknown path or method.
+_DETAILS = {
+    "Not Found": Text("接口不存在", "Not Found"),
+    "Method Not Allowed": Text("不支持该请求方法", "Method Not Allowed"),
+}
 
 
 def create_app(emulator: Emulator) -> AsgiApp:
@@ -42,13 +49,20 @@ def create_app(emulator: Emulator) -> AsgiApp:
 
     @api.exception_handler(ApiError)
     async def business_error(request: Request, error: ApiError) -> Response:
-        body = {"success": False, "msg": error.message, "code": error.status, "result": None}
+        locale = request_locale(request.query_params.get("locale"))
+        body = {"success": False, "msg": error.text.render(locale), "code": error.status, "result": None}
         return JSONResponse(body, status_code=error.status, media_type=JSON_TYPE)
 
     @api.exception_handler(StarletteHTTPException)
     async def no_such_api(request: Request, error: StarletteHTTPException) -> Response:
         """Unknown path or method: the same envelope as every other OOS error."""
-        message = f"{request.method} {request.url.path}: {error.detail}"
+        where = f"{request.method} {request.url.path}"
+        message = t(
+            "{where}: {detail}",
+            "{where}：{detail}",
+            where=where,
+            detail=_DETAILS.get(error.detail, same(str(error.detail))),
+        )
         return await business_error(request, ApiError(error.status_code, message))
 
     for base_path in BASE_PATHS:

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse
 
 from oos_emulator import CONSOLE_PATH
 from oos_emulator.paths import CONSOLE_PREFIX
+from oos_emulator.texts import localize_execution, request_locale
 
 if TYPE_CHECKING:
     from oos_emulator.state import Emulator
@@ -121,10 +122,13 @@ def console_router(emulator: Emulator) -> APIRouter:
     store = emulator.store
 
     @router.get(CONSOLE_PREFIX + "{execution_id}")
-    async def execution(execution_id: str) -> HTMLResponse:
+    async def execution(execution_id: str, locale: str | None = None) -> HTMLResponse:
+        """One execution's page; its reasons in `?locale=` (Chinese by default, as the API)."""
         with store.lock:
             record = store.executions.get(execution_id)
-            html = execution_page(record.body) if record is not None else None
+            if record is not None:
+                view = localize_execution(record.body, request_locale(locale), record.runtime)
+            html = execution_page(view) if record is not None else None
         if html is None:
             message = f"<h1>Execution {_e(execution_id)} not found</h1>{_INDEX_LINK}"
             return HTMLResponse(_page("OOS execution not found", message), status_code=404)

@@ -22,6 +22,7 @@ from oos_emulator.run import (
     next_due,
 )
 from oos_emulator.store import ExecutionRecord, Store, now_ms
+from oos_emulator.texts import CANCELED_BY_USER, put_reason
 
 __all__ = ["FINAL_EXECUTION_STATES", "Engine", "EngineError", "new_runtime", "new_task"]
 log = logging.getLogger(__name__)
@@ -185,7 +186,7 @@ class Engine:
             run = ExecutionPass(self, record, now_ms())
             for task in record.body["tasks"]:
                 run.cancel_task(task)
-            record.body["reason"] = "execution canceled by user"
+            put_reason(record.body, CANCELED_BY_USER, record.runtime)
             run.finish_execution("CANCELED")
             return self._saved(record)
 

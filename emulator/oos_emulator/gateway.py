@@ -22,6 +22,7 @@ from oos_emulator.api import (
 )
 from oos_emulator.paths import is_oos_path, operation_path
 from oos_emulator.signature import AuthRejected, parse_query, verify
+from oos_emulator.texts import request_locale, t
 
 if TYPE_CHECKING:
     from oos_emulator.state import Emulator
@@ -113,21 +114,23 @@ class Gateway:
     async def _get_execution(self, query: dict[str, str], send: Send) -> None:
         """GET execution, served here rather than through FastAPI: polling is the hot path."""
         execution_id = query.get("id")
+        locale = request_locale(query.get("locale"))
         status = 200
         try:
             with_log = query_flag(query.get("withLog"), "withLog")
         except ApiError as error:
-            status, answer = error.status, error_envelope(error.status, error.message)
+            status, answer = error.status, error_envelope(error.status, error.text, locale)
         else:
-            found = self.emulator.store.execution_answer(execution_id, with_log) if execution_id else None
+            store = self.emulator.store
+            found = store.execution_answer(execution_id, with_log, locale) if execution_id else None
             if found is None:
                 status = 404 if execution_id else 400
                 message = (
-                    f"execution {execution_id} not found"
+                    t("execution {id} not found", "执行 {id} 不存在", id=execution_id)
                     if execution_id
-                    else "query parameter id (the execution id) is required"
+                    else t("query parameter id (the execution id) is required", "缺少查询参数 id（执行 ID）")
                 )
-                answer = error_envelope(status, message)
+                answer = error_envelope(status, message, locale)
             else:
                 answer = found
         await send_body(send, status, answer)

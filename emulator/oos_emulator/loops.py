@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from oos_emulator.actions import instance_ids
 from oos_emulator.store import random_id
+from oos_emulator.texts import t
 
 if TYPE_CHECKING:
     from oos_emulator.run import ExecutionPass
@@ -138,12 +139,17 @@ def _finish(run: ExecutionPass, task: dict[str, Any]) -> None:
         return
     first = failed[0]
     instances = instance_ids(first.get("context") or {})
-    acting_on = f" on {', '.join(instances)}" if instances else ""
-    reason = (
-        f"loop iteration {first['loopIndex']}{acting_on} failed: {first.get('reason') or 'failed'} "
-        f"({len(failed)} of {len(children)} iterations failed, {allowed} allowed)"
+    reason = t(
+        "loop iteration {i}{on} failed: {why} ({n} of {size} iterations failed, {allowed} allowed)",
+        "第 {i} 次循环迭代{on}失败：{why}（{size} 次迭代中 {n} 次失败，允许 {allowed} 次）",
+        i=first["loopIndex"],
+        on=t(" on {ids}", "（实例 {ids}）", ids=", ".join(instances)) if instances else "",
+        why=run.reason_of(first),
+        n=len(failed),
+        size=len(children),
+        allowed=allowed,
     )
-    run.log(task, "ERROR", reason)
+    run.log(task, "ERROR", str(reason))
     run.finish_task(task, "FAILED", reason=reason, error_code=first.get("errorCode"))
     run.step_failed(task)
 

@@ -26,6 +26,7 @@ from oos_emulator.engine import new_runtime, new_task
 from oos_emulator.routes_templates import validated
 from oos_emulator.store import ExecutionRecord, execution_view, now_ms, random_id, task_view
 from oos_emulator.templates import TemplateInvalid, execution_properties
+from oos_emulator.texts import localize_execution, localize_task, request_locale, t
 
 if TYPE_CHECKING:
     from oos_emulator.state import Emulator
@@ -49,9 +50,10 @@ _STRING_FILTERS = ("state", "trigger", "cronExecutionName", "eventExecutionName"
 def _tags(body: dict[str, Any]) -> list[dict[str, Any]]:
     """Execution tags are `{"tagKey", "tagValue"}` (template tags are key/value)."""
     tags = body.get("tags") or []
-    shape = (
-        'tags must be a list of {"tagKey": …, "tagValue": …} objects '
-        "(execution tags; template tags use key/value)"
+    shape = t(
+        'tags must be a list of {{"tagKey": …, "tagValue": …}} objects '
+        "(execution tags; template tags use key/value)",
+        'tags 必须是 {{"tagKey": …, "tagValue": …}} 对象的列表（执行标签；模板标签用 key/value）',
     )
     if not isinstance(tags, list):
         raise ApiError(400, shape)
@@ -62,7 +64,7 @@ def _tags(body: dict[str, Any]) -> list[dict[str, Any]]:
             or not tag["tagKey"]
             or not isinstance(tag.get("tagValue", ""), str | None)
         ):
-            raise ApiError(400, f"tags[{index}]: {shape}")
+            raise ApiError(400, t("tags[{i}]: {shape}", "tags[{i}]：{shape}", i=index, shape=shape))
     return tags
 
 
@@ -71,11 +73,25 @@ def _create_options(body: dict[str, Any]) -> dict[str, Any]:
     options: dict[str, Any] = {}
     if body.get("parallelism") is not None:
         if not is_int(body["parallelism"]) or body["parallelism"] < 0:
-            raise ApiError(400, f"parallelism must be a non-negative integer, got {body['parallelism']!r}")
+            raise ApiError(
+                400,
+                t(
+                    "parallelism must be a non-negative integer, got {v!r}",
+                    "parallelism 必须是非负整数，收到 {v!r}",
+                    v=body["parallelism"],
+                ),
+            )
         options["parallelism"] = body["parallelism"]
     if body.get("manually") is not None:
         if not isinstance(body["manually"], bool):
-            raise ApiError(400, f"manually must be true or false, got {body['manually']!r}")
+            raise ApiError(
+                400,
+                t(
+                    "manually must be true or false, got {v!r}",
+                    "manually 必须是 true 或 false，收到 {v!r}",
+                    v=body["manually"],
+                ),
+            )
         options["manually"] = body["manually"]
     return options
 
@@ -85,20 +101,45 @@ def _list_filters(body: dict[str, Any], now: int) -> dict[str, Any]:
     if template is not None:
         name = as_object(template, "template (the filter {name})").get("name")
         if name is not None and not isinstance(name, str):
-            raise ApiError(400, "template.name must be a string (one template name)")
+            raise ApiError(
+                400,
+                t(
+                    "template.name must be a string (one template name)",
+                    "template.name 必须是字符串（一个模板名）",
+                ),
+            )
         template = name
     filters: dict[str, Any] = {"template": template}
     for key in _STRING_FILTERS:
         value = body.get(key)
         if value is not None and not isinstance(value, str):
-            raise ApiError(400, f"{key} must be a string, got {value!r}")
+            raise ApiError(
+                400,
+                t("{key} must be a string, got {v!r}", "{key} 必须是字符串，收到 {v!r}", key=key, v=value),
+            )
         filters[key] = value or None
     if filters["state"] and filters["state"] not in EXECUTION_STATES:
-        raise ApiError(400, f"state must be one of {list(EXECUTION_STATES)}, got {filters['state']!r}")
+        raise ApiError(
+            400,
+            t(
+                "state must be one of {states}, got {v!r}",
+                "state 必须是 {states} 之一，收到 {v!r}",
+                states=list(EXECUTION_STATES),
+                v=filters["state"],
+            ),
+        )
     for key, default in (("startTime", now - _DEFAULT_LIST_WINDOW_MS), ("endTime", now)):
         value = body.get(key)
         if value is not None and (not is_int(value) or value < 0):
-            raise ApiError(400, f"{key} must be epoch milliseconds (a non-negative integer), got {value!r}")
+            raise ApiError(
+                400,
+                t(
+                    "{key} must be epoch milliseconds (a non-negative integer), got {v!r}",
+                    "{key} 必须是毫秒时间戳（非负整数），收到 {v!r}",
+                    key=key,
+                    v=value,
+                ),
+            )
         filters[key] = default if value is None else value
     return filters
 
@@ -137,21 +178,34 @@ def execution_router(emulator: Emulator, base_path: str) -> APIRouter:
         template = as_object(body.get("template"), "template")
         properties = body.get("properties") or {}
         if not isinstance(properties, dict):
-            raise ApiError(400, "properties must be a JSON object of parameter values")
+            raise ApiError(
+                400,
+                t(
+                    "properties must be a JSON object of parameter values",
+                    "properties 必须是参数值的 JSON 对象",
+                ),
+            )
         tags = _tags(body)
         options = _create_options(body)
         with store.lock:
             if template.get("ref"):
                 stored = store.templates.get(template["ref"])
                 if stored is None:
-                    raise ApiError(404, f"template.ref: template {template['ref']} not found")
+                    raise ApiError(
+                        404,
+                        t(
+                            "template.ref: template {ref} not found",
+                            "template.ref：模板 {ref} 不存在",
+                            ref=template["ref"],
+                        ),
+                    )
                 snapshot = copy.deepcopy(stored.body)
             else:
                 snapshot = validated(template)
             try:
                 all_properties = execution_properties(snapshot, properties)
             except TemplateInvalid as error:
-                raise ApiError(400, str(error)) from None
+                raise ApiError(400, error.text) from None
             created = now_ms()
             tasks = [new_task(step, store.next_revision(), created + 1) for step in snapshot["operators"]]
             execution: dict[str, Any] = {"id": random_id("d-", 12)}
@@ -182,23 +236,27 @@ def execution_router(emulator: Emulator, base_path: str) -> APIRouter:
         body = as_object(await json_body(request), "request body")
         page_no, page_size = page_numbers(body, required=True)
         sort, ascending = sorting(body, _LIST_SORT_FIELDS, "startTime")
+        locale = request_locale(request.query_params.get("locale"))
         now = now_ms()
         filters = _list_filters(body, now)
         with store.lock:
             found = [
-                record.body
+                record
                 for record in store.executions.values()
                 if record.runtime.get("listVisibleAt", 0) <= now and _matches(record.body, filters)
             ]
 
-            def key(execution: dict[str, Any]) -> float:
+            def key(record: ExecutionRecord) -> float:
                 if sort == "startTime":
-                    return float(execution["createdTimestamp"])
-                return float(execution.get("finishedTimestamp") or float("inf"))  # still running: last
+                    return float(record.body["createdTimestamp"])
+                return float(record.body.get("finishedTimestamp") or float("inf"))  # still running: last
 
             found.sort(key=key, reverse=not ascending)
             result = page(found, "executions", page_no, page_size, sort, ascending)
-            result["executions"] = [copy.deepcopy(execution_view(e, False)) for e in result["executions"]]
+            result["executions"] = [
+                copy.deepcopy(localize_execution(execution_view(r.body, False), locale, r.runtime))
+                for r in result["executions"]
+            ]
         return envelope(result)
 
     @router.get("/v2/task")
@@ -206,16 +264,31 @@ def execution_router(emulator: Emulator, base_path: str) -> APIRouter:
         dag_id = request.query_params.get("dagId")
         task_id = request.query_params.get("taskId")
         if not dag_id or not task_id:
-            raise ApiError(400, "query parameters dagId (the execution id) and taskId are required")
+            raise ApiError(
+                400,
+                t(
+                    "query parameters dagId (the execution id) and taskId are required",
+                    "缺少查询参数 dagId（执行 ID）和 taskId",
+                ),
+            )
         ignore_children = query_flag(request.query_params.get("ignoreChildren"), "ignoreChildren")
         with store.lock:
             record = store.executions.get(dag_id)
             if record is None:
-                raise ApiError(404, f"execution {dag_id} not found")
+                raise ApiError(404, t("execution {id} not found", "执行 {id} 不存在", id=dag_id))
             task = _find_task(record.body["tasks"], task_id)
             if task is None:
-                raise ApiError(404, f"task {task_id} not found in execution {dag_id}")
-            answer = copy.deepcopy(task_view(task, False))
+                raise ApiError(
+                    404,
+                    t(
+                        "task {task} not found in execution {id}",
+                        "执行 {id} 中不存在任务 {task}",
+                        task=task_id,
+                        id=dag_id,
+                    ),
+                )
+            locale = request_locale(request.query_params.get("locale"))
+            answer = copy.deepcopy(localize_task(task_view(task, False), locale, record.runtime))
         if ignore_children:  # "only the task itself, without loading its children"
             answer.pop("children", None)
         return envelope(answer)
@@ -226,28 +299,54 @@ def execution_router(emulator: Emulator, base_path: str) -> APIRouter:
         page_no, page_size = page_numbers(body, required=True)
         execution_id, task_id, states = body.get("executionId"), body.get("taskId"), body.get("states")
         if not isinstance(task_id, str) or not task_id:
-            raise ApiError(400, "taskId (the id of the loop step's task) is required")
+            raise ApiError(
+                400,
+                t("taskId (the id of the loop step's task) is required", "缺少 taskId（循环步骤的任务 ID）"),
+            )
         if execution_id is not None and not isinstance(execution_id, str):
-            raise ApiError(400, "executionId must be a string (the execution id)")
+            raise ApiError(
+                400,
+                t("executionId must be a string (the execution id)", "executionId 必须是字符串（执行 ID）"),
+            )
         if states is not None and (
             not isinstance(states, list) or not all(isinstance(s, str) for s in states)
         ):
-            raise ApiError(400, 'states must be a list of task states, e.g. ["FAILED"]')
+            raise ApiError(
+                400,
+                t(
+                    'states must be a list of task states, e.g. ["FAILED"]',
+                    'states 必须是任务状态的列表，例如 ["FAILED"]',
+                ),
+            )
+        locale = request_locale(request.query_params.get("locale"))
         with store.lock:
             if execution_id:
                 record = store.executions.get(execution_id)
                 if record is None:
-                    raise ApiError(404, f"execution {execution_id} not found")
+                    raise ApiError(404, t("execution {id} not found", "执行 {id} 不存在", id=execution_id))
                 records = [record]
             else:
                 records = list(store.executions.values())
-            task = next((t for r in records if (t := _find_task(r.body["tasks"], task_id))), None)
-            if task is None:
-                where = f" in execution {execution_id}" if execution_id else ""
-                raise ApiError(404, f"task {task_id} not found{where}")
+            owner, task = next(
+                ((r, found) for r in records if (found := _find_task(r.body["tasks"], task_id))), (None, None)
+            )
+            if owner is None or task is None:
+                if execution_id:
+                    missing = t(
+                        "task {task} not found in execution {id}",
+                        "执行 {id} 中不存在任务 {task}",
+                        task=task_id,
+                        id=execution_id,
+                    )
+                else:
+                    missing = t("task {task} not found", "任务 {task} 不存在", task=task_id)
+                raise ApiError(404, missing)
             children = [c for c in task.get("children") or [] if not states or c["state"] in states]
             start = (page_no - 1) * page_size
-            shown = [copy.deepcopy(task_view(c, False)) for c in children[start : start + page_size]]
+            shown = [
+                copy.deepcopy(localize_task(task_view(c, False), locale, owner.runtime))
+                for c in children[start : start + page_size]
+            ]
         # The page of the generated SDK's TaskChildrenPage: children and total.
         return envelope(
             {

@@ -20,6 +20,7 @@ from oos_emulator.api import (
 )
 from oos_emulator.store import random_id
 from oos_emulator.templates import TemplateInvalid, normalize_template
+from oos_emulator.texts import Text, request_locale, t
 
 if TYPE_CHECKING:
     from oos_emulator.state import Emulator
@@ -33,7 +34,15 @@ def validated(raw: Any) -> dict[str, Any]:
     try:
         return normalize_template(raw)
     except TemplateInvalid as error:
-        raise ApiError(400, str(error)) from None
+        raise ApiError(400, error.text) from None
+
+
+def _not_found(template_id: str) -> Text:
+    return t("template {id} not found", "模板 {id} 不存在", id=template_id)
+
+
+def _name_taken(name: str) -> Text:
+    return t("template name {name!r} already exists", "模板名 {name!r} 已存在", name=name)
 
 
 def template_router(emulator: Emulator, base_path: str) -> APIRouter:
@@ -48,10 +57,16 @@ def template_router(emulator: Emulator, base_path: str) -> APIRouter:
     async def create_template(request: Request) -> Response:
         snapshot = validated(await json_body(request))
         if snapshot["type"] != "INDIVIDUAL":
-            raise ApiError(400, "template.type: only INDIVIDUAL templates can be created")
+            raise ApiError(
+                400,
+                t(
+                    "template.type: only INDIVIDUAL templates can be created",
+                    "template.type：只能创建 INDIVIDUAL 模板",
+                ),
+            )
         with store.lock:
             if name_taken(snapshot["name"]):
-                raise ApiError(400, f"template name {snapshot['name']!r} already exists")
+                raise ApiError(400, _name_taken(snapshot["name"]))
             snapshot = {"id": random_id("tpl-", 8), **{k: v for k, v in snapshot.items() if k != "id"}}
             store.put_template(snapshot)
         return envelope({"id": snapshot["id"]})
@@ -62,7 +77,8 @@ def template_router(emulator: Emulator, base_path: str) -> APIRouter:
         try:
             normalize_template(await json_body(request))
         except TemplateInvalid as error:
-            return envelope({"isValid": False, "reason": str(error)})
+            locale = request_locale(request.query_params.get("locale"))
+            return envelope({"isValid": False, "reason": error.text.render(locale)})
         return envelope({"isValid": True, "reason": ""})
 
     @router.put("/v2/template")
@@ -70,14 +86,14 @@ def template_router(emulator: Emulator, base_path: str) -> APIRouter:
         body = as_object(await json_body(request), "template")
         template_id = body.get("id")
         if not isinstance(template_id, str) or not template_id:
-            raise ApiError(400, "template.id is required to update a template")
+            raise ApiError(400, t("template.id is required to update a template", "更新模板需要 template.id"))
         snapshot = validated(body)
         with store.lock:
             current = store.templates.get(template_id)
             if current is None:
-                raise ApiError(404, f"template {template_id} not found")
+                raise ApiError(404, _not_found(template_id))
             if name_taken(snapshot["name"], except_id=template_id):
-                raise ApiError(400, f"template name {snapshot['name']!r} already exists")
+                raise ApiError(400, _name_taken(snapshot["name"]))
             snapshot["type"] = current.body.get("type", "INDIVIDUAL")
             store.put_template(snapshot)
         return envelope(None)
@@ -86,10 +102,12 @@ def template_router(emulator: Emulator, base_path: str) -> APIRouter:
     async def delete_template(request: Request) -> Response:
         template_id = request.query_params.get("id")
         if not template_id:
-            raise ApiError(400, "query parameter id (the template id) is required")
+            raise ApiError(
+                400, t("query parameter id (the template id) is required", "缺少查询参数 id（模板 ID）")
+            )
         with store.lock:
             if template_id not in store.templates:
-                raise ApiError(404, f"template {template_id} not found")
+                raise ApiError(404, _not_found(template_id))
             store.delete_template(template_id)
         return envelope(None)
 
@@ -101,13 +119,27 @@ def template_router(emulator: Emulator, base_path: str) -> APIRouter:
         if template_id and not name:  # the OpenAPI metadata also finds a template by id
             by_id = store.templates.get(template_id)
             if by_id is None:
-                raise ApiError(404, f"template {template_id} not found")
+                raise ApiError(404, _not_found(template_id))
             return envelope(by_id.body)
         if not name:
-            raise ApiError(400, "query parameter name (the template name) or id is required")
+            raise ApiError(
+                400,
+                t(
+                    "query parameter name (the template name) or id is required",
+                    "缺少查询参数 name（模板名）或 id",
+                ),
+            )
         found = store.template_by_name(name, template_type)
         if found is None:
-            raise ApiError(404, f"template {name!r} of type {template_type} not found")
+            raise ApiError(
+                404,
+                t(
+                    "template {name!r} of type {type} not found",
+                    "类型为 {type} 的模板 {name!r} 不存在",
+                    name=name,
+                    type=template_type,
+                ),
+            )
         return envelope(found.body)
 
     @router.post("/v2/template/list")
@@ -139,7 +171,13 @@ def template_router(emulator: Emulator, base_path: str) -> APIRouter:
         sort, ascending = sorting(body, _SORT_FIELDS, "createTime")
         wanted = as_object(body.get("operator") or {}, "operator (the filter {name})").get("name") or ""
         if not isinstance(wanted, str):
-            raise ApiError(400, "operator.name must be a string (a keyword of the action name)")
+            raise ApiError(
+                400,
+                t(
+                    "operator.name must be a string (a keyword of the action name)",
+                    "operator.name 必须是字符串（动作名的关键字）",
+                ),
+            )
         items = [
             {"name": action, "operator": action, "description": description}
             for action, description in sorted(actions.ACTION_DESCRIPTIONS.items(), reverse=not ascending)

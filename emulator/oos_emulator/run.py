@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from oos_emulator import actions, loops
 from oos_emulator.store import ExecutionRecord, log_timestamp, random_id
 from oos_emulator.templates import resolve_refs, upstream_map
+from oos_emulator.texts import CANCELED_BY_USER, Text, put_reason, reason_of, t
 
 if TYPE_CHECKING:
     from oos_emulator.engine import Engine
@@ -203,7 +204,9 @@ class ExecutionPass:
         step = task["operator"]
         if state.get("deadline") is not None and state["deadline"] <= state["due"]:
             result = actions.ActionResult(
-                ok=False, reason=f"timed out after {step['timeout']} ms", error_code="Task.Timeout"
+                ok=False,
+                reason=t("timed out after {ms} ms", "执行超时（{ms} 毫秒）", ms=step["timeout"]),
+                error_code="Task.Timeout",
             )
         else:
             params = self.params(task, {}, [])
@@ -215,13 +218,13 @@ class ExecutionPass:
             self.log(task, "INFO", f"{step['operator']} succeeded")
             self.finish_task(task, "SUCCESS")
             return
-        self.log(task, "ERROR", result.reason or "failed")
+        self.log(task, "ERROR", str(result.reason or "failed"))  # log lines stay English
         if task["tries"] < (step.get("retries") or 0):
             task["tries"] += 1
             interval = step.get("retryInterval") or 0
             state.update(phase="retry", due=self.now + self.engine.scaled(interval), deadline=None)
             task["state"] = "UP_FOR_RETRY"
-            task["reason"] = result.reason
+            put_reason(task, result.reason, self.runtime)
             if result.error_code:
                 task["errorCode"] = result.error_code
             self.log(task, "INFO", f"retry {task['tries']} of {step['retries']} in {interval} ms")
@@ -256,7 +259,16 @@ class ExecutionPass:
             return
         self._mark_unreachable()
         first = failed[0]
-        self.body["reason"] = f"step {first['operator']['name']!r} failed: {first.get('reason') or 'failed'}"
+        put_reason(
+            self.body,
+            t(
+                "step {name!r} failed: {why}",
+                "步骤 {name!r} 失败：{why}",
+                name=first["operator"]["name"],
+                why=self.reason_of(first),
+            ),
+            self.runtime,
+        )
         if first.get("errorCode"):
             self.body["errorCode"] = first["errorCode"]
         rollback = self.runtime.pop("pendingRollback", None)
@@ -279,7 +291,9 @@ class ExecutionPass:
                     by_name[u]["state"] in ("FAILED", "UPSTREAM_FAILED")
                     for u in upstream[task["operator"]["name"]]
                 ):
-                    self.finish_task(task, "UPSTREAM_FAILED", reason="an upstream step failed")
+                    self.finish_task(
+                        task, "UPSTREAM_FAILED", reason=t("an upstream step failed", "上游步骤失败")
+                    )
                     changed = True
         for task in self.body["tasks"]:
             if self.rt(task)["phase"] == "waiting":
@@ -287,14 +301,12 @@ class ExecutionPass:
 
     # --- mutations ----------------------------------------------------------------------------
     def finish_task(
-        self, task: dict[str, Any], state: str, reason: str | None = None, error_code: str | None = None
+        self, task: dict[str, Any], state: str, reason: Text | None = None, error_code: str | None = None
     ) -> None:
         self.rt(task).update(phase="done", due=None, deadline=None)
         task["state"] = state
-        if reason:
-            task["reason"] = reason
-        elif state == "SUCCESS":
-            task.pop("reason", None)
+        if reason or state == "SUCCESS":
+            put_reason(task, reason, self.runtime)
         if error_code:
             task["errorCode"] = error_code
         elif state == "SUCCESS":
@@ -309,10 +321,13 @@ class ExecutionPass:
             if child["id"] in self.runtime["tasks"] and self.rt(child)["phase"] != "done":
                 self.cancel_task(child)
         if phase in ("running", "retry", "approval", "delay", "looping"):
-            reason = "execution canceled by user"
-            self.finish_task(task, "FAILED", reason=reason, error_code="Execution.Canceled")
+            self.finish_task(task, "FAILED", reason=CANCELED_BY_USER, error_code="Execution.Canceled")
         elif phase == "waiting":
             self.finish_task(task, "SKIPPED")
+
+    def reason_of(self, task: dict[str, Any]) -> Text:
+        """A task's stored reason in both locales ("failed" when it has none)."""
+        return reason_of(task, self.runtime) or t("failed", "失败")
 
     def pause(self, reason: str, message: str) -> None:
         self.runtime.update(pausedAt=self.now, pauseReason=reason)

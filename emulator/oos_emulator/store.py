@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from oos_emulator.texts import DEFAULT_LOCALE, LOCALES, localize_execution
+
 _ALPHABET = string.ascii_letters + string.digits
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS templates (id TEXT PRIMARY KEY, body TEXT NOT NULL, created INTEGER NOT NULL,
@@ -89,7 +91,7 @@ class Store:
         self.executions: dict[str, ExecutionRecord] = {}
         self.instances: dict[str, dict[str, Any]] = {}
         self.counters: dict[str, int] = {}
-        self._answer_cache: dict[tuple[str, bool], bytes] = {}
+        self._answer_cache: dict[tuple[str, bool, str], bytes] = {}
         self._load()
 
     def _load(self) -> None:
@@ -164,8 +166,9 @@ class Store:
         """Persist a changed execution and drop its cached answer."""
         with self.lock:
             body = record.body
-            self._answer_cache.pop((body["id"], False), None)
-            self._answer_cache.pop((body["id"], True), None)
+            for with_log in (False, True):
+                for locale in LOCALES:
+                    self._answer_cache.pop((body["id"], with_log, locale), None)
             self.executions[body["id"]] = record
             self._db.execute(
                 "INSERT OR REPLACE INTO executions (id, body, runtime, created) VALUES (?, ?, ?, ?)",
@@ -174,18 +177,22 @@ class Store:
             if commit:
                 self._db.commit()
 
-    def execution_answer(self, execution_id: str, with_log: bool = False) -> bytes | None:
-        """The whole GET-execution envelope, serialized once per change (polling must stay cheap)."""
+    def execution_answer(
+        self, execution_id: str, with_log: bool = False, locale: str = DEFAULT_LOCALE
+    ) -> bytes | None:
+        """The whole GET-execution envelope, serialized once per change and locale (polling must
+        stay cheap)."""
+        key = (execution_id, with_log, locale)
         with self.lock:
-            cached = self._answer_cache.get((execution_id, with_log))
+            cached = self._answer_cache.get(key)
             if cached is None:
                 record = self.executions.get(execution_id)
                 if record is None:
                     return None
-                result = execution_view(record.body, with_log)
+                result = localize_execution(execution_view(record.body, with_log), locale, record.runtime)
                 envelope = {"success": True, "msg": "", "code": 200, "result": result}
                 cached = dumps(envelope).encode()
-                self._answer_cache[(execution_id, with_log)] = cached
+                self._answer_cache[key] = cached
             return cached
 
     # --- instances ----------------------------------------------------------------------------

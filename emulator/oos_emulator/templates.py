@@ -9,6 +9,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from oos_emulator.texts import Text, t
+
 # Step defaults the service fills in (the keys of the vendor page's execution snapshot; the values
 # of the OpenAPI metadata: retryInterval 300000 = 5 min, timeout 21600000 = 6 h).
 OPERATOR_DEFAULTS: dict[str, Any] = {
@@ -25,7 +27,11 @@ TEMPLATE_TYPES = ("INDIVIDUAL", "GLOBAL")
 
 
 class TemplateInvalid(ValueError):
-    """The template breaks a service rule; the message is the reason."""
+    """The template breaks a service rule; `text` is the reason, in both locales."""
+
+    def __init__(self, text: Text) -> None:
+        super().__init__(text.en)
+        self.text = text
 
 
 def normalize_template(raw: Any) -> dict[str, Any]:
@@ -34,35 +40,70 @@ def normalize_template(raw: Any) -> dict[str, Any]:
     Unknown fields are kept, as the service keeps them.
     """
     if not isinstance(raw, dict):
-        raise TemplateInvalid("template must be a JSON object")
+        raise TemplateInvalid(t("template must be a JSON object", "template 必须是 JSON 对象"))
     name = raw.get("name")
     if not isinstance(name, str) or not name.strip():
-        raise TemplateInvalid("template.name is required and must be a non-empty string")
+        raise TemplateInvalid(
+            t(
+                "template.name is required and must be a non-empty string",
+                "template.name 必填，且必须是非空字符串",
+            )
+        )
     operators = raw.get("operators")
     if not isinstance(operators, list) or not operators:
-        raise TemplateInvalid("template.operators must be a non-empty list of steps")
+        raise TemplateInvalid(
+            t(
+                "template.operators must be a non-empty list of steps",
+                "template.operators 必须是非空的步骤列表",
+            )
+        )
     steps = [_normalize_operator(index, step) for index, step in enumerate(operators)]
     names = [step["name"] for step in steps]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise TemplateInvalid(f"template.operators: step names must be unique, repeated: {duplicates}")
+        raise TemplateInvalid(
+            t(
+                "template.operators: step names must be unique, repeated: {d}",
+                "template.operators：步骤名必须唯一，重复的有：{d}",
+                d=duplicates,
+            )
+        )
     linear = raw.get("linear", True)
     if not isinstance(linear, bool):
-        raise TemplateInvalid("template.linear must be true or false")
+        raise TemplateInvalid(
+            t("template.linear must be true or false", "template.linear 必须是 true 或 false")
+        )
     links = raw.get("links") or []
     if not linear:
         _check_links(links, names)
     template_type = raw.get("type", "INDIVIDUAL")
     if template_type not in TEMPLATE_TYPES:
-        raise TemplateInvalid(f"template.type must be one of {list(TEMPLATE_TYPES)}, got {template_type!r}")
+        raise TemplateInvalid(
+            t(
+                "template.type must be one of {types}, got {v!r}",
+                "template.type 必须是 {types} 之一，收到 {v!r}",
+                types=list(TEMPLATE_TYPES),
+                v=template_type,
+            )
+        )
     properties = raw.get("properties") or []
     if not isinstance(properties, list) or not all(
         isinstance(p, dict) and isinstance(p.get("name"), str) for p in properties
     ):
-        raise TemplateInvalid("template.properties must be a list of objects with a name")
+        raise TemplateInvalid(
+            t(
+                "template.properties must be a list of objects with a name",
+                "template.properties 必须是带 name 的对象列表",
+            )
+        )
     tags = raw.get("tags") or []
     if not isinstance(tags, list) or not all(isinstance(t, dict) and "key" in t for t in tags):
-        raise TemplateInvalid('template.tags must be a list of {"key": …, "value": …} objects')
+        raise TemplateInvalid(
+            t(
+                'template.tags must be a list of {{"key": …, "value": …}} objects',
+                'template.tags 必须是 {{"key": …, "value": …}} 对象的列表',
+            )
+        )
     snapshot: dict[str, Any] = {"id": raw["id"]} if raw.get("id") else {}
     snapshot.update(
         name=name,
@@ -79,16 +120,28 @@ def normalize_template(raw: Any) -> dict[str, Any]:
 
 
 def _normalize_operator(index: int, raw: Any) -> dict[str, Any]:
-    where = f"template.operators[{index}]"
+    at = f"template.operators[{index}]"
     if not isinstance(raw, dict):
-        raise TemplateInvalid(f"{where} must be a JSON object")
+        raise TemplateInvalid(t("{at} must be a JSON object", "{at} 必须是 JSON 对象", at=at))
     name = raw.get("name")
     if not isinstance(name, str) or not name.strip():
-        raise TemplateInvalid(f"{where}.name is required and must be a non-empty string")
-    where = f"step {name!r}"
+        raise TemplateInvalid(
+            t(
+                "{at}.name is required and must be a non-empty string",
+                "{at}.name 必填，且必须是非空字符串",
+                at=at,
+            )
+        )
+    where = t("step {name!r}", "步骤 {name!r}", name=name)
     action = raw.get("operator")
     if not isinstance(action, str) or not action.strip():
-        raise TemplateInvalid(f"{where}: operator (the action type, e.g. BCE::BCC::StopInstance) is required")
+        raise TemplateInvalid(
+            t(
+                "{w}: operator (the action type, e.g. BCE::BCC::StopInstance) is required",
+                "{w}：operator（动作类型，例如 BCE::BCC::StopInstance）必填",
+                w=where,
+            )
+        )
     # Key order as in the vendor page; unknown fields are kept after the known ones.
     step: dict[str, Any] = {"name": name, "operator": action}
     if raw.get("description") is not None:
@@ -101,34 +154,66 @@ def _normalize_operator(index: int, raw: Any) -> dict[str, Any]:
     for field in _INT_FIELDS:
         value = step[field]
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise TemplateInvalid(f"{where}: {field} must be a non-negative integer, got {value!r}")
+            raise TemplateInvalid(_not_count(where, field, value))
     for field in _BOOL_FIELDS:
         if not isinstance(step[field], bool):
-            raise TemplateInvalid(f"{where}: {field} must be true or false, got {step[field]!r}")
+            raise TemplateInvalid(
+                t(
+                    "{w}: {f} must be true or false, got {v!r}",
+                    "{w}：{f} 必须是 true 或 false，收到 {v!r}",
+                    w=where,
+                    f=field,
+                    v=step[field],
+                )
+            )
     for field in ("properties", "initContext"):
         value = step.get(field)
         if value is None:
             step[field] = {}
         elif not isinstance(value, dict):
-            raise TemplateInvalid(f"{where}: {field} must be a JSON object")
+            raise TemplateInvalid(
+                t("{w}: {f} must be a JSON object", "{w}：{f} 必须是 JSON 对象", w=where, f=field)
+            )
     _check_loop_fields(where, step)
     return step
 
 
-def _check_loop_fields(where: str, step: dict[str, Any]) -> None:
+def _not_count(where: Text, field: str, value: Any) -> Text:
+    return t(
+        "{w}: {f} must be a non-negative integer, got {v!r}",
+        "{w}：{f} 必须是非负整数，收到 {v!r}",
+        w=where,
+        f=field,
+        v=value,
+    )
+
+
+def _check_loop_fields(where: Text, step: dict[str, Any]) -> None:
     """`loops` and the controls that only matter with it (names and ranges of the OpenAPI metadata)."""
     loops = step.get("loops")
     if loops is not None and (
         not isinstance(loops, list) or not all(isinstance(entry, dict) for entry in loops)
     ):
         raise TemplateInvalid(
-            f"{where}: loops must be a list of objects, one per iteration, each the iteration's input "
-            '(e.g. {"instanceId": "i-a"}) or {"initContext": {...}}'
+            t(
+                "{w}: loops must be a list of objects, one per iteration, each the iteration's input "
+                '(e.g. {{"instanceId": "i-a"}}) or {{"initContext": {{...}}}}',
+                "{w}：loops 必须是对象列表，每次迭代一个，即该次迭代的输入"
+                '（例如 {{"instanceId": "i-a"}}）或 {{"initContext": {{...}}}}',
+                w=where,
+            )
         )
     for prefix in ("parallelism", "allowedFailure"):
         control = step.get(f"{prefix}Control")
         if control is not None and not isinstance(control, dict):
-            raise TemplateInvalid(f"{where}: {prefix}Control must be an object {{ratio, count}}")
+            raise TemplateInvalid(
+                t(
+                    "{w}: {p}Control must be an object {{ratio, count}}",
+                    "{w}：{p}Control 必须是对象 {{ratio, count}}",
+                    w=where,
+                    p=prefix,
+                )
+            )
         pairs = [(f"{prefix}{k}", step.get(f"{prefix}{k}")) for k in ("Ratio", "Count")]
         pairs += [(f"{prefix}Control.{k}", (control or {}).get(k)) for k in ("ratio", "count")]
         for name, value in pairs:
@@ -136,14 +221,27 @@ def _check_loop_fields(where: str, step: dict[str, Any]) -> None:
                 continue
             if name.lower().endswith("ratio"):
                 if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-                    raise TemplateInvalid(f"{where}: {name} must be a number from 0 to 1, got {value!r}")
+                    raise TemplateInvalid(
+                        t(
+                            "{w}: {f} must be a number from 0 to 1, got {v!r}",
+                            "{w}：{f} 必须是 0 到 1 之间的数，收到 {v!r}",
+                            w=where,
+                            f=name,
+                            v=value,
+                        )
+                    )
             elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise TemplateInvalid(f"{where}: {name} must be a non-negative integer, got {value!r}")
+                raise TemplateInvalid(_not_count(where, name, value))
 
 
 def _check_links(links: Any, names: list[str]) -> None:
     if not isinstance(links, list) or not links:
-        raise TemplateInvalid("template.links is required when template.linear is false")
+        raise TemplateInvalid(
+            t(
+                "template.links is required when template.linear is false",
+                "template.linear 为 false 时 template.links 必填",
+            )
+        )
     known = set(names)
     edges: dict[str, list[str]] = {n: [] for n in names}
     for index, link in enumerate(links):
@@ -152,14 +250,29 @@ def _check_links(links: Any, names: list[str]) -> None:
             or not isinstance(link.get("src"), str)
             or not isinstance(link.get("dst"), str)
         ):
-            raise TemplateInvalid(f'template.links[{index}] must be {{"src": step, "dst": step}}')
+            raise TemplateInvalid(
+                t(
+                    'template.links[{i}] must be {{"src": step, "dst": step}}',
+                    'template.links[{i}] 必须是 {{"src": 步骤, "dst": 步骤}}',
+                    i=index,
+                )
+            )
         for end in ("src", "dst"):
             if link[end] not in known:
-                raise TemplateInvalid(f"template.links[{index}].{end} names unknown step {link[end]!r}")
+                raise TemplateInvalid(
+                    t(
+                        "template.links[{i}].{end} names unknown step {s!r}",
+                        "template.links[{i}].{end} 指向不存在的步骤 {s!r}",
+                        i=index,
+                        end=end,
+                        s=link[end],
+                    )
+                )
         edges[link["src"]].append(link["dst"])
     cycle = find_cycle(edges)
     if cycle:
-        raise TemplateInvalid(f"template.links form a cycle: {' -> '.join(cycle)}")
+        path = " -> ".join(cycle)
+        raise TemplateInvalid(t("template.links form a cycle: {p}", "template.links 构成了环：{p}", p=path))
 
 
 def find_cycle(edges: dict[str, list[str]]) -> list[str] | None:
@@ -241,5 +354,11 @@ def execution_properties(template: dict[str, Any], given: dict[str, Any]) -> dic
         if prop.get("required") and merged.get(prop["name"]) in (None, "", [])
     ]
     if absent:
-        raise TemplateInvalid(f"properties: required template parameter(s) not given: {absent}")
+        raise TemplateInvalid(
+            t(
+                "properties: required template parameter(s) not given: {a}",
+                "properties：缺少必填的模板参数：{a}",
+                a=absent,
+            )
+        )
     return merged

@@ -22,19 +22,28 @@ class Oos:
     """A minimal signed OOS client for the emulator tests (the provider's hook is tested separately).
 
     `base_path` picks the path style: the seed's `/api/logic/oos` (default) or `""` (OpenAPI).
+    `locale` is sent as the `locale` query parameter on every call (signed with the rest of the
+    query); English by default here, so the tests read the rules' texts; None sends none (the
+    service's default, Chinese).
     """
 
     def __init__(
-        self, emulator: EmulatorHandle, credentials: BceCredentials | None = None, base_path: str = API
+        self,
+        emulator: EmulatorHandle,
+        credentials: BceCredentials | None = None,
+        base_path: str = API,
+        locale: str | None = "en-us",
     ) -> None:
         self.url = emulator.url
         self.base_path = base_path
+        self.locale = locale
         self.credentials = credentials or BceCredentials(emulator.access_key, emulator.secret_key)
         self.session = requests.Session()
 
     def call(
         self, method: str, path: str, query: dict[str, str] | None = None, body: Any = None
     ) -> requests.Response:
+        query = {**(query or {}), **({"locale": self.locale} if self.locale else {})}
         url = f"{self.url}{self.base_path}{path}" + (f"?{urlencode(query)}" if query else "")
         headers = signed_headers(self.credentials, method, url)
         return self.session.request(method, url, json=body, headers=headers, timeout=10)

@@ -294,9 +294,14 @@ def test_list_operators_lives_under_v1_and_v2(oos: Oos) -> None:
 
 
 def test_malformed_body_is_a_business_error(oos: Oos) -> None:
-    url = f"{oos.url}{API}/v2/execution"
-    response = oos.session.post(url, data=b"{not json", headers=signed_headers(oos.credentials, "POST", url))
-    assert response.status_code == 400 and "not valid JSON" in response.json()["msg"]
+    for query, expected in (
+        ("", "请求体不是合法的 JSON"),
+        ("?locale=en-us", "request body is not valid JSON"),
+    ):
+        url = f"{oos.url}{API}/v2/execution{query}"
+        headers = signed_headers(oos.credentials, "POST", url)
+        response = oos.session.post(url, data=b"{not json", headers=headers)
+        assert response.status_code == 400 and expected in response.json()["msg"], response.text
     assert "template must be a JSON object" in oos.error(400, "POST", "/v2/execution", body={})
     oos.error(400, "POST", "/v2/execution", body={"template": template(step("a")), "properties": [1]})
     oos.error(400, "GET", "/v2/execution")

@@ -39,8 +39,8 @@ def oos(oos_emulator: EmulatorHandle) -> Oos:
     return Oos(oos_emulator)
 
 
-def console(emulator: EmulatorHandle, execution_id: str) -> requests.Response:
-    url = emulator.console_url.format(execution_id=execution_id)
+def console(emulator: EmulatorHandle, execution_id: str, locale: str = "en-us") -> requests.Response:
+    url = emulator.console_url.format(execution_id=execution_id) + f"?locale={locale}"
     return requests.get(url, timeout=10)  # no signature: a browser opens it
 
 
@@ -82,6 +82,9 @@ def test_the_page_shows_steps_states_reasons_logs_and_outputs(oos: Oos, oos_emul
         for entry in task["log"]:
             assert entry["timestamp"] in text and entry["msg"].splitlines()[0] in text
     assert text.count("SUCCESS") >= 2 and text.count("FAILED") >= 3
+    # Without `?locale=en-us` the page shows the reasons as the API answers by default: in Chinese.
+    default = " ".join(parsed(console(oos_emulator, execution_id, "zh-cn").text).text)
+    assert "上游步骤失败" in default and execution["tasks"][2]["reason"] not in default
 
 
 def test_everything_user_given_is_escaped(oos: Oos, oos_emulator: EmulatorHandle) -> None:

@@ -120,7 +120,8 @@ def test_hook_sees_failures_with_step_and_reason(hook: OosHook) -> None:
         hook.get_execution("d-doesnotexist")
     dup = {"name": "dup", "operators": [{"name": "a", "operator": "BCE::Agent::ExecuteShell"}]}
     hook.create_template(dup)
-    with pytest.raises(OosApiError, match="already exists") as raised:
+    # No `locale` sent: the emulator answers as the service does by default, in Chinese.
+    with pytest.raises(OosApiError, match="模板名 'dup' 已存在") as raised:
         hook.create_template(dup)
     assert raised.value.status == 400
 
@@ -262,7 +263,9 @@ def test_hook_and_emulator_agree_on_the_openapi_calls_in_both_path_styles(
     assert first_failed is not None and first_failed.id == stop.id  # the step, then its iteration
     failed = next(child for child in stop.children or [] if child.state == "FAILED")
     assert failed.loop_index == 1 and failed.error_code == "Instance.NotFound"
-    assert stop.error_code == "Instance.NotFound" and "loop iteration 1 on i-ghost" in (stop.reason or "")
+    assert stop.error_code == "Instance.NotFound" and "第 1 次循环迭代（实例 i-ghost）失败" in (
+        stop.reason or ""
+    )
     assert [child.loop_index for child in stop.children or []] == [0, 1]
 
     page = hook.list_executions(template_name="looped", state="FAILED", page_size=10)
