@@ -204,3 +204,9 @@ class OosExecutionTrigger(BaseTrigger):
             self.execution_id,
             where,
         )
+
+
+# The event-driven watch lives in its own module; re-exported here, its public path.
+from airflow_provider_oos.triggers.event import OosExecutionEventTrigger  # noqa: E402
+
+__all__ = ["OosExecutionEventTrigger", "OosExecutionTrigger"]
