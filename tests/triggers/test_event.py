@@ -7,11 +7,12 @@ real Variable, a real triggerer and its SIGKILL are in tests/reliability/test_ev
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from oos_emulator.process import EmulatorHandle
@@ -126,7 +127,7 @@ def test_bad_settings_are_refused_before_any_call(
 class MemoryStore:
     """The Variable stand-in: one dict shared by every store, like the metadata DB."""
 
-    values: dict[str, str] = {}
+    values: ClassVar[dict[str, str]] = {}
 
     def __init__(self, key: str) -> None:
         self.key = key
@@ -162,10 +163,8 @@ async def watch(trigger: OosExecutionEventTrigger, seconds: float) -> list[dict[
     task = asyncio.ensure_future(collect())
     await asyncio.sleep(seconds)
     task.cancel()
-    try:
+    with contextlib.suppress(asyncio.CancelledError):
         await task
-    except asyncio.CancelledError:
-        pass
     await close_all_sessions()
     return events
 
@@ -235,6 +234,6 @@ async def test_a_permanent_error_fails_the_watch_with_its_message(
         async for item in trigger.run():
             yield item
 
-    with pytest.raises(Exception, match="(?i)signature"):
+    with pytest.raises(Exception, match=r"(?i)signature"):
         await asyncio.wait_for(first().__anext__(), 10)
     await close_all_sessions()
