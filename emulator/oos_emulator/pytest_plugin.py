@@ -1,6 +1,6 @@
 """Opt-in pytest plugin: fixtures that run the OOS emulator as a real server.
 
-Installing the provider changes nobody's pytest; enable the fixtures with one line in a
+Installing the emulator changes nobody's pytest; enable the fixtures with one line in a
 `conftest.py`: `pytest_plugins = ["oos_emulator.pytest_plugin"]`. Importing it
 stays cheap: no FastAPI/uvicorn/requests at module level. The emulator runs as a subprocess of
 the CLI, so DAG runs in other processes reach it too.
