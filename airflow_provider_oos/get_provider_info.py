@@ -55,4 +55,7 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "extra-links": ["airflow_provider_oos.links.oos.OosExecutionLink"],
+        "task-decorators": [
+            {"class-name": "airflow_provider_oos.decorators.oos_shell.oos_shell_task", "name": "oos_shell"}
+        ],
     }

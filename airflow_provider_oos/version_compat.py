@@ -61,6 +61,16 @@ def durable_kwargs(durable: bool | None) -> dict[str, Any]:
     return {}
 
 
+def determine_kwargs(python_callable: Any, op_args: Any, context: Any) -> Any:
+    """The keyword arguments a TaskFlow callable asks for (``@task.oos_shell``). Airflow >= 3.2 has it in
+    the Task SDK, 3.1 in ``airflow.utils.operator_helpers``. Imported on call: DAG parsing never needs it."""
+    try:
+        from airflow.sdk.bases.decorator import determine_kwargs as found
+    except ImportError:  # Airflow 3.1
+        from airflow.utils.operator_helpers import determine_kwargs as found  # type: ignore[no-redef,attr-defined,unused-ignore]
+    return found(python_callable, op_args, context)
+
+
 __all__ = [
     "DURABLE_IGNORED_MESSAGE",
     "HAS_TASK_STATE_STORE",
@@ -69,5 +79,6 @@ __all__ = [
     "AirflowSkipException",
     "ResumableJobMixin",
     "conf",
+    "determine_kwargs",
     "durable_kwargs",
 ]

@@ -1,0 +1,1 @@
+"""TaskFlow decorators of the provider (``@task.oos_shell``), registered under ``task-decorators``."""
