@@ -49,6 +49,11 @@ EXPECTED: dict[str, dict[str, Any]] = {
         "tags": {"oos", "example", "maintenance", "window"},
         "params": {"instance_ids", "maintenance_script"},
     },
+    # Its run (an execution of the watched template, followed) is in tests/test_example_event_driven.py.
+    "example_oos_event_driven": {
+        "tags": {"oos", "example", "event-driven"},
+        "params": {"instance_ids", "execution_id"},
+    },
 }
 
 

@@ -126,6 +126,42 @@ def test_hook_sees_failures_with_step_and_reason(hook: OosHook) -> None:
     assert raised.value.status == 400
 
 
+@pytest.mark.parametrize(
+    ("locale", "reason", "taken"),
+    [
+        (None, "BCE::BCC::StopInstance：实例不存在：i-ghost", "模板名 'dup' 已存在"),
+        ("zh-cn", "BCE::BCC::StopInstance：实例不存在：i-ghost", "模板名 'dup' 已存在"),
+        (
+            "en-us",
+            "BCE::BCC::StopInstance: instance(s) not found: i-ghost",
+            "template name 'dup' already exists",
+        ),
+    ],
+)
+def test_the_connection_locale_picks_the_language_of_reasons_and_errors(
+    monkeypatch: pytest.MonkeyPatch,
+    oos_emulator: EmulatorHandle,
+    locale: str | None,
+    reason: str,
+    taken: str,
+) -> None:
+    extra = {"locale": locale} if locale else {}
+    use_connection(monkeypatch, "oos_default", oos_emulator.conn_json, **FAST_RETRIES, **extra)
+    hook = OosHook()
+    ghost = {
+        "name": "stop-ghost",
+        "operator": "BCE::BCC::StopInstance",
+        "properties": {"instanceIds": ["i-ghost"]},
+    }
+    failed = wait(hook, hook.create_execution({"name": "failing", "operators": [ghost]})).failed_task()
+    assert failed is not None and failed.reason == reason
+    dup = {"name": "dup", "operators": [{"name": "a", "operator": "BCE::Agent::ExecuteShell"}]}
+    hook.create_template(dup)
+    with pytest.raises(OosApiError) as raised:
+        hook.create_template(dup)
+    assert taken in str(raised.value)
+
+
 def test_hook_never_duplicates_a_create_when_the_answer_is_lost(
     hook: OosHook, oos_emulator: EmulatorHandle
 ) -> None:
