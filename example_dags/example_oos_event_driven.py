@@ -1,0 +1,112 @@
+"""Event-driven: a DAG that runs each time an OOS execution of a template finishes.
+
+What it shows
+    1. The asset ``oos://template/airflow-example-nightly-maintenance`` is watched by an
+       ``OosExecutionEventTrigger``: the triggerer polls list-executions of that template and
+       records one asset event per execution that ends (any final state), exactly once, even
+       across a triggerer restart (see the trigger's docstring for the look-back).
+    2. The DAG is scheduled on that asset. ``finished_executions`` reads the execution ids from
+       ``triggering_asset_events`` (one run may carry several events) and reads each execution
+       with ``OosHook``; run by hand, it reads the Param ``execution_id`` instead.
+    3. ``post_check`` runs a follow-up OOS step on the Param ``instance_ids`` that names the
+       executions it follows.
+
+    Start an execution of the watched template (on the emulator, or from OOS's own cron) and one
+    DAG run follows within ``POLL_SECONDS``.
+
+What to edit
+    - ``oos_default``: the Airflow connection (type ``baidu_oos``).
+    - ``WATCHED_TEMPLATE`` (and, as keywords of the trigger, ``states``, ``trigger="CRON"`` or
+      ``cron_execution_name`` to narrow the watch), the Param ``instance_ids``, ``POLL_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pendulum
+from airflow.sdk import DAG, Asset, AssetWatcher, Param, task
+
+from airflow_provider_oos.operators.oos import OosCreateExecutionOperator
+from airflow_provider_oos.triggers.oos import OosExecutionEventTrigger
+
+POLL_SECONDS = float(os.environ.get("OOS_EXAMPLE_POLL_SECONDS", "15"))
+WATCHED_TEMPLATE = "airflow-example-nightly-maintenance"
+
+finished_maintenance = Asset(
+    name="oos_nightly_maintenance_finished",
+    uri=f"oos://template/{WATCHED_TEMPLATE}",
+    watchers=[
+        AssetWatcher(
+            name="oos_nightly_maintenance_watch",
+            trigger=OosExecutionEventTrigger(WATCHED_TEMPLATE, poll_interval=POLL_SECONDS),
+        )
+    ],
+)
+
+with DAG(
+    dag_id="example_oos_event_driven",
+    description="Runs after each OOS execution of the nightly maintenance template",
+    schedule=[finished_maintenance],
+    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
+    catchup=False,
+    tags=["oos", "example", "event-driven"],
+    doc_md=__doc__,
+    params={
+        "instance_ids": Param(["i-event-1"], type="array", description="Instances to post-check."),
+        "execution_id": Param("", type="string", description="Run by hand: the execution to follow."),
+    },
+) as dag:
+
+    @task
+    def finished_executions(
+        triggering_asset_events: Any = None, params: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """The executions this run follows: from the asset events, or the Param when run by hand."""
+        from airflow_provider_oos.hooks.oos import OosHook
+
+        events = (triggering_asset_events or {}).get(finished_maintenance, [])
+        ids = [event.extra["payload"]["execution_id"] for event in events if "payload" in event.extra]
+        if not ids and (params or {}).get("execution_id"):
+            ids = [params["execution_id"]]  # type: ignore[index]
+        if not ids:
+            raise ValueError(
+                "No OOS execution to follow: no asset event, and the Param execution_id is empty"
+            )
+        hook = OosHook()
+        found = []
+        for execution_id in ids:
+            execution = hook.get_execution(execution_id)
+            print(f"OOS execution {execution.id} of {WATCHED_TEMPLATE}: {execution.state}")
+            found.append({"execution_id": execution.id, "state": execution.state})
+        return found
+
+    @task
+    def instance_refs(params: dict[str, Any]) -> list[dict[str, str]]:
+        """OOS actions take instances as ``[{"instanceId": "i-…"}]``."""
+        return [{"instanceId": instance_id} for instance_id in params["instance_ids"]]
+
+    followed = finished_executions()
+
+    post_check = OosCreateExecutionOperator(
+        task_id="post_check",
+        template={
+            "name": "airflow-example-post-check",
+            "operators": [
+                {
+                    "name": "post_check",
+                    "operator": "BCE::Agent::ExecuteShell",
+                    "properties": {
+                        "content": "echo post-check after "
+                        "{{ ti.xcom_pull(task_ids='finished_executions') | map(attribute='execution_id') "
+                        "| join(',') }}",
+                        "instances": instance_refs(),
+                    },
+                }
+            ],
+        },
+        poll_interval=POLL_SECONDS,
+    )
+
+    followed >> post_check
