@@ -33,11 +33,11 @@ from airflow_provider_oos.client.operations import ApiCall
 from airflow_provider_oos.client.routes import CREATE_EXECUTION
 from airflow_provider_oos.exceptions import OosApiError, OosError
 from airflow_provider_oos.live_check.recording import Exchange, LiveCheckHook
+from airflow_provider_oos.live_check.settings import OPENAPI_BASE_PATH, Options
 from airflow_provider_oos.live_check.shapes import kept_raw, shape_of, value_pattern
 from airflow_provider_oos.rules.waiting import Finish, Stop, StopReason, WaitingStateMachine, failure_with_log
 
 T = TypeVar("T")
-OPENAPI_BASE_PATH = ""
 PATH_STYLES = (DEFAULT_BASE_PATH, OPENAPI_BASE_PATH)
 PAGE_SIZE = 10
 CREATE_DESCRIPTION = "airflow-provider-oos live check"
@@ -77,26 +77,6 @@ class Check:
         data = {key: value for key, value in vars(self).items() if key != "http"}
         data["http"] = [exchange.to_dict() for exchange in self.http]
         return data
-
-
-@dataclass(frozen=True)
-class Options:
-    """What to check beyond the read-only calls.
-
-    :param base_path: read in this path style only; None reads in every style that answers.
-    :param execution_id: the execution to read; None reads the created or the newest listed one.
-    :param create_from: the name of a template to run once (opt-in), or None.
-    :param properties: the properties of that run.
-    :param timeout: seconds to wait for that run.
-    :param poll_interval: seconds between reads while waiting.
-    """
-
-    base_path: str | None = None
-    execution_id: str | None = None
-    create_from: str | None = None
-    properties: dict[str, Any] = field(default_factory=dict)
-    timeout: float = 1800.0
-    poll_interval: float = 10.0
 
 
 def _describe(value: Any) -> str:

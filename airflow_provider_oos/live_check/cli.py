@@ -17,15 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_oos.client.connection import DEFAULT_BASE_PATH
-from airflow_provider_oos.live_check.checks import OPENAPI_BASE_PATH, LiveCheck, Options
-from airflow_provider_oos.live_check.report import Redactor, build_report, write_reports
 from airflow_provider_oos.live_check.settings import (
     ENV_ACCESS_KEY,
     ENV_ENDPOINT,
     ENV_REGION,
     ENV_SECRET_KEY,
     ENV_SESSION_TOKEN,
+    OPENAPI_BASE_PATH,
     LiveCheckSettingsError,
+    Options,
     config_from_env,
 )
 
@@ -104,6 +104,10 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except (UsageError, LiveCheckSettingsError) as exc:
         print(f"live check: {exc}", file=sys.stderr)
         return 2
+    # Imported once the settings are good: the hook brings Airflow, which takes seconds to import.
+    from airflow_provider_oos.live_check.checks import LiveCheck
+    from airflow_provider_oos.live_check.report import Redactor, build_report, write_reports
+
     redact = Redactor(config.credentials)
 
     def say(line: str) -> None:

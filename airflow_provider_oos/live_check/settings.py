@@ -1,4 +1,5 @@
-"""Where the live check goes, read from the environment, checked before any call.
+"""Where the live check goes (read from the environment) and what it does (`Options`), checked
+before any call.
 
 The variables stand for the fields of a `baidu_oos` connection and are parsed by the provider's
 own `parse_connection`, so the live check talks to OOS exactly as a task would.
@@ -7,7 +8,9 @@ own `parse_connection`, so the live check talks to OOS exactly as a task would.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from types import SimpleNamespace
+from typing import Any
 
 from airflow_provider_oos.client.connection import OosConnectionConfig, parse_connection
 
@@ -16,6 +19,7 @@ ENV_ACCESS_KEY = "OOS_ACCESS_KEY"
 ENV_SECRET_KEY = "OOS_SECRET_KEY"
 ENV_SESSION_TOKEN = "OOS_SESSION_TOKEN"
 ENV_REGION = "OOS_REGION"
+OPENAPI_BASE_PATH = ""  # the OpenAPI path style; DEFAULT_BASE_PATH is the seed's
 
 # The connection field each variable fills, to name the variable in parse_connection's messages.
 _FIELD_OF = {
@@ -66,3 +70,23 @@ def config_from_env(environ: Mapping[str, str]) -> OosConnectionConfig:
                 message = f"{variable} ({field} of the connection){message[len(field) :]}"
                 break
         raise LiveCheckSettingsError(message) from None
+
+
+@dataclass(frozen=True)
+class Options:
+    """What to check beyond the read-only calls.
+
+    :param base_path: read in this path style only; None reads in every style that answers.
+    :param execution_id: the execution to read; None reads the created or the newest listed one.
+    :param create_from: the name of a template to run once (opt-in), or None.
+    :param properties: the properties of that run.
+    :param timeout: seconds to wait for that run.
+    :param poll_interval: seconds between reads while waiting.
+    """
+
+    base_path: str | None = None
+    execution_id: str | None = None
+    create_from: str | None = None
+    properties: dict[str, Any] = field(default_factory=dict)
+    timeout: float = 1800.0
+    poll_interval: float = 10.0
