@@ -25,6 +25,7 @@ MAINTENANCE_IDS = EXAMPLE_INSTANCES["example_oos_maintenance_window"]
 PIPELINE_IDS = EXAMPLE_INSTANCES["example_oos_chained_pipeline"]
 BATCH_IDS = EXAMPLE_INSTANCES["example_oos_mapped_batches"]
 DIAGNOSTICS_IDS = EXAMPLE_INSTANCES["example_oos_template_upsert"]
+SHELL_IDS = EXAMPLE_INSTANCES["example_oos_shell"]
 
 # What the README promises about each example: its tags and the Params a user edits.
 EXPECTED: dict[str, dict[str, Any]] = {
@@ -43,6 +44,10 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "example_oos_template_upsert": {
         "tags": {"oos", "example", "templates"},
         "params": {"instance_ids", "delete_template"},
+    },
+    "example_oos_shell": {
+        "tags": {"oos", "example", "shell"},
+        "params": {"instance_ids", "max_percent"},
     },
     # Its run (with a pause mid-window) is in tests/test_example_weekly_window.py.
     "example_oos_weekly_window": {
@@ -186,6 +191,7 @@ PLANS = {
     "example_oos_chained_pipeline": Planned(PIPELINE_IDS, conf={"release": RELEASE}),
     "example_oos_mapped_batches": Planned(BATCH_IDS, conf={"batch_size": 2}),
     "example_oos_template_upsert": Planned(DIAGNOSTICS_IDS, conf={"delete_template": True}),
+    "example_oos_shell": Planned(SHELL_IDS, conf={"max_percent": 80}),
 }
 
 
@@ -297,3 +303,24 @@ def test_template_upsert_runs_by_name_then_deletes(
     assert f"on {', '.join(DIAGNOSTICS_IDS)}" in outputs["stdout"]
     assert outputs["COLLECTED"] == "uptime,disk,memory"
     assert not _api(emulator).template_exists(name), "delete_template=true should remove the template"
+
+
+def test_oos_shell_runs_the_returned_script_and_passes_its_outputs_on(
+    dag_runs: Runs,
+) -> None:
+    run, emulator = dag_runs["example_oos_shell"]
+
+    assert run.succeeded, run.explain()
+    (execution,) = emulator.executions()
+    assert execution["templateName"] == "airflow-shell-example_oos_shell-check_disk"
+    assert execution["state"] == "SUCCESS"
+    detail = _api(emulator).execution(execution["id"])
+    (step,) = (detail.template.operators or []) if detail.template else []
+    assert step.operator == "BCE::Agent::ExecuteShell"
+    script = (step.properties or {})["content"]
+    # The script the function returned, with the run's conf (max_percent 80) in it, sent as is.
+    assert "df --output=pcent /" in script and "-le 80 ]" in script and "${usage}" in script
+    assert step.properties["instances"] == [{"instanceId": i} for i in SHELL_IDS]
+    assert (step.properties["user"], step.properties["workDir"], step.timeout) == ("root", "/tmp", 600_000)
+    # report_disk read the step's outputs from the decorator's XCom return value.
+    assert "root disk at 42% on every checked instance" in run.output

@@ -38,6 +38,7 @@ EXAMPLE_INSTANCES: dict[str, list[str]] = {
     "example_oos_mapped_batches": ["i-batch-1", "i-batch-2", "i-batch-3", "i-batch-4", "i-batch-5"],
     "example_oos_template_upsert": ["i-diag-1", "i-diag-2"],
     "example_oos_weekly_window": ["i-weekly-1", "i-weekly-2"],
+    "example_oos_shell": ["i-shell-1", "i-shell-2"],
     "example_oos_event_driven": ["i-event-1"],
 }
 ALL_INSTANCES = [instance for ids in EXAMPLE_INSTANCES.values() for instance in ids]
