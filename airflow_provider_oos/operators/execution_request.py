@@ -54,16 +54,6 @@ def check_template_source(template_ref: object, template_name: object, template:
         )
 
 
-def check_execution_options(parallelism: object, manually: object) -> None:
-    """The published create options: `parallelism` (a positive int) and `manually` (a bool)."""
-    if parallelism is not None and (
-        isinstance(parallelism, bool) or not isinstance(parallelism, int) or parallelism < 1
-    ):
-        raise ValueError(f"parallelism must be a whole number of at least 1, or None; got {parallelism!r}.")
-    if manually is not None and not isinstance(manually, bool):
-        raise TypeError(f"manually must be True, False or None, got {type(manually).__name__}.")
-
-
 @dataclass(frozen=True)
 class ExecutionRequest:
     """Validated, rendered input of OosCreateExecutionOperator.

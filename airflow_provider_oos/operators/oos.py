@@ -8,27 +8,28 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from airflow_provider_oos.client.models import Template, is_final, is_successful
+from airflow_provider_oos.client.payloads import execution_options
 from airflow_provider_oos.links.oos import OosExecutionLink
 from airflow_provider_oos.operators.base import OOS_TEMPLATE_FIELDS, RUN_INPUT_FIELDS, OosBaseOperator
 from airflow_provider_oos.operators.execution_request import (
     ExecutionRequest,
-    check_execution_options,
     check_template_source,
     check_wait_settings,
     validate_execution_request,
 )
 from airflow_provider_oos.operators.safety import (
-    Attention,
+    WorkerAttention,
     defer_again,
     guard_start,
     look_for_earlier_try,
     window_end_for,
 )
 from airflow_provider_oos.operators.templates import OosDeleteTemplateOperator, OosUpsertTemplateOperator
-from airflow_provider_oos.rules.notify import ATTENTION_STATUS, validate_notifiers
+from airflow_provider_oos.rules.notify import ATTENTION_STATUS, NotifierArg, validate_notifiers
 from airflow_provider_oos.rules.reattach import CREATE, task_instance_tags
 from airflow_provider_oos.rules.waiting import Finish, Stop, WaitingStateMachine, log_notes, summarize
 from airflow_provider_oos.rules.window import StartWindow
@@ -151,13 +152,13 @@ class OosCreateExecutionOperator(ResumableJobMixin, OosBaseOperator):  # type: i
         poll_interval: float = 30,
         timeout: float | None = None,
         on_paused: str = "wait",
-        latest_start: Any = None,
-        window_end: Any = None,
-        expected_duration: Any = None,
+        latest_start: datetime | timedelta | None = None,
+        window_end: datetime | timedelta | None = None,
+        expected_duration: timedelta | None = None,
         window_anchor: str = "data_interval_end",
         on_window_missed: str = "skip",
-        on_pause_callback: Any = None,
-        on_window_closed_callback: Any = None,
+        on_pause_callback: NotifierArg = None,
+        on_window_closed_callback: NotifierArg = None,
         reattach: bool = True,
         durable: bool | None = None,
         **kwargs: Any,
@@ -180,7 +181,7 @@ class OosCreateExecutionOperator(ResumableJobMixin, OosBaseOperator):  # type: i
         # Settings that are not templated are checked now: a DAG with a typo fails at parse time.
         check_template_source(template_ref, template_name, template)
         check_wait_settings(poll_interval, timeout, on_paused)
-        check_execution_options(parallelism, manually)
+        execution_options(parallelism, manually)  # the client's one check of both
         self.start_window = StartWindow(
             latest_start, window_end, expected_duration, window_anchor, on_window_missed
         )
@@ -189,7 +190,7 @@ class OosCreateExecutionOperator(ResumableJobMixin, OosBaseOperator):  # type: i
             on_window_closed_callback, "on_window_closed_callback"
         )
         self.reattach = reattach
-        self._attention = Attention()
+        self._attention = WorkerAttention()
         self._execution_id: str | None = None
         self._console_url: str | None = None
         self._result: dict[str, Any] | None = None
@@ -211,8 +212,8 @@ class OosCreateExecutionOperator(ResumableJobMixin, OosBaseOperator):  # type: i
         self._attention = self._new_attention(context)
         return self.execute_resumable(context)
 
-    def _new_attention(self, context: Context) -> Attention:
-        return Attention(
+    def _new_attention(self, context: Context) -> WorkerAttention:
+        return WorkerAttention(
             pause_callbacks=self.on_pause_callback,
             window_closed_callbacks=self.on_window_closed_callback,
             window_end=window_end_for(self.start_window, context),
@@ -269,17 +270,13 @@ class OosCreateExecutionOperator(ResumableJobMixin, OosBaseOperator):  # type: i
             self._push_execution_xcoms(adopted, context)
             return adopted
         request = self._request
-        options: dict[str, Any] = {  # sent only when set
-            name: value
-            for name, value in (("parallelism", self.parallelism), ("manually", self.manually))
-            if value is not None
-        }
         execution_id = self.hook.create_execution(
             self._template_to_run(request),
             properties=request.properties,
             description=request.description,
             tags=self.execution_tags(context),
-            **options,
+            parallelism=self.parallelism,
+            manually=self.manually,
         )
         self.log.info("Created OOS execution %s.", execution_id)
         self._push_execution_xcoms(execution_id, context)

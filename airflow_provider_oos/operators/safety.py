@@ -17,10 +17,8 @@ from airflow_provider_oos.client.models import Execution
 from airflow_provider_oos.rules.notify import (
     PAUSED_EVENT,
     WINDOW_CLOSED_EVENT,
+    AttentionWatch,
     Notifier,
-    PauseWatch,
-    TriggerAttention,
-    describe_paused,
     send_notifications,
 )
 from airflow_provider_oos.rules.reattach import (
@@ -33,9 +31,7 @@ from airflow_provider_oos.rules.window import (
     FAIL,
     ResolvedWindow,
     StartWindow,
-    WindowWatch,
     decide_start,
-    describe_window_closed,
 )
 from airflow_provider_oos.version_compat import AirflowFailException, AirflowSkipException
 
@@ -111,15 +107,15 @@ def look_for_earlier_try(
     return decision
 
 
-class Attention:
-    """Tells a person, from the worker, once per pause and once when the window closes mid-run.
+class WorkerAttention:
+    """Tells a person, from the worker, what `AttentionWatch` reports: each pause once, and the
+    window closing mid-run once (also a loud warning in the task log; OOS cannot stop it).
 
     :param pause_callbacks: notifiers/callables called when the execution enters PAUSED.
     :param window_closed_callbacks: notifiers/callables called when the window closes while the
-        execution is not final (the task also logs a loud warning; OOS cannot stop it).
+        execution is not final.
     :param window_end: when the window closes (None: never).
     :param last_pause_key: the pause already notified (carried over a deferral).
-    :param window_warned: True when the window close was already reported (carried over a deferral).
     """
 
     def __init__(
@@ -129,12 +125,12 @@ class Attention:
         window_closed_callbacks: tuple[Notifier, ...] = (),
         window_end: datetime | None = None,
         last_pause_key: str | None = None,
-        window_warned: bool = False,
     ) -> None:
         self.pause_callbacks = pause_callbacks
         self.window_closed_callbacks = window_closed_callbacks
-        self.pauses = PauseWatch(last_pause_key)
-        self.window = WindowWatch(window_end, warned=window_warned)
+        self.watch = AttentionWatch(
+            watch_pauses=bool(pause_callbacks), last_pause_key=last_pause_key, window_end=window_end
+        )
 
     def observe(
         self,
@@ -146,17 +142,10 @@ class Attention:
     ) -> None:
         """Call after every look at a not-final execution (worker loop, sensor poke)."""
         now = now or now_utc()
-        if self.pauses.observe(execution) and self.pause_callbacks:
-            self._tell(
-                PAUSED_EVENT, execution.id, console_url, describe_paused(execution, console_url), context, log
-            )
-        if not execution.is_final and self.window.check(now):
-            assert self.window.window_end is not None  # check() is True only with an end
-            message = describe_window_closed(
-                execution.id, self.window.window_end, now, execution.state, console_url
-            )
-            log.warning("%s", message)
-            self._tell(WINDOW_CLOSED_EVENT, execution.id, console_url, message, context, log)
+        while (need := self.watch.next_need(execution, now, console_url)) is not None:
+            if need.event == WINDOW_CLOSED_EVENT:
+                log.warning("%s", need.message)
+            self._tell(need.event, execution.id, console_url, need.message, context, log)
 
     def _tell(
         self,
@@ -179,12 +168,7 @@ class Attention:
 
     def trigger_kwargs(self) -> dict[str, Any]:
         """What a trigger needs to fire an event (never to notify) at the next pause or the window end."""
-        end = self.window.window_end
-        return TriggerAttention(
-            stop_on_pause=bool(self.pause_callbacks),
-            last_pause_key=self.pauses.last_key,
-            window_end=end.timestamp() if end is not None and not self.window.warned else None,
-        ).kwargs()
+        return self.watch.trigger_kwargs()
 
     def after_event(
         self, event: Mapping[str, Any], context: Mapping[str, Any], log: logging.Logger | Any
@@ -197,16 +181,16 @@ class Attention:
         self._tell(
             kind, str(event.get("execution_id")), event.get("console_url") or None, message, context, log
         )
-        follow_up = TriggerAttention(
+        follow_up = AttentionWatch.from_trigger_kwargs(
             stop_on_pause=bool(self.pause_callbacks),
             last_pause_key=event.get("pause_key"),
             window_end=event.get("window_end"),
         )
-        return {"deadline": event.get("deadline"), **follow_up.kwargs()}
+        return {"deadline": event.get("deadline"), **follow_up.trigger_kwargs()}
 
 
 def defer_again(
-    task: Any, attention: Attention, event: Mapping[str, Any], context: Mapping[str, Any]
+    task: Any, attention: WorkerAttention, event: Mapping[str, Any], context: Mapping[str, Any]
 ) -> NoReturn:
     """After an attention event: notify (in the worker), then defer `task` (an OOS operator or
     sensor) to the same wait again, with the same deadline."""

@@ -4,8 +4,8 @@ The operator and the sensor take Airflow notifiers (``BaseNotifier`` instances, 
 SMTP notifier) or plain callables; each is called with the task's context plus ``oos_event``,
 ``oos_execution_id``, ``oos_console_url`` and ``oos_message``. They run in the worker only, never in
 the triggerer: in deferrable mode the trigger fires an event, the task notifies in
-``execute_complete`` and defers again. `PauseWatch` decides "a new pause" from what was seen
-before, so each pause is notified once; its state is one string that survives a deferral.
+``execute_complete`` and defers again. `AttentionWatch` decides when an execution needs a person
+(each pause once, the window end once), for both; its state survives a deferral.
 Cheap to import: no Airflow import at module level.
 """
 
@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
-from airflow_provider_oos.client.models import TASK_FINAL_STATES, Execution, is_paused
-from airflow_provider_oos.rules.window import describe_window_closed
+from airflow_provider_oos.client.models import Execution, is_paused
+from airflow_provider_oos.rules.reporting import describe_pause, manual_step
+from airflow_provider_oos.rules.window import WindowWatch, describe_window_closed
 
 Notifier = Callable[[Any], Any]
+# What a task's callback parameter takes: one notifier or callable, a list of them, or None.
+NotifierArg = Notifier | Sequence[Notifier] | None
 PAUSED_EVENT = "paused"
 WINDOW_CLOSED_EVENT = "window_closed"
 ATTENTION_STATUS = "attention"  # the trigger event's status for a pause or a window end
@@ -54,10 +57,8 @@ def pause_key(execution: Execution) -> str | None:
     """
     if not is_paused(execution.state):
         return None
-    for task in execution.tasks:
-        if task.operator is not None and task.operator.manually and task.state not in TASK_FINAL_STATES:
-            return f"manual step {task.name}"
-    return _PLAIN_PAUSE
+    manual = manual_step(execution)
+    return f"manual step {manual}" if manual is not None else _PLAIN_PAUSE
 
 
 class PauseWatch:
@@ -76,59 +77,81 @@ class PauseWatch:
         return new
 
 
-def describe_paused(execution: Execution, console_url: str | None) -> str:
-    key = pause_key(execution) or ""
-    where = f" at {key}" if key.startswith("manual step") else ""
-    link = f" Resume, approve or cancel it in the console: {console_url}" if console_url else ""
-    return f"OOS execution {execution.id} is PAUSED{where} and waits for a person.{link}"
+class AttentionNeed(NamedTuple):
+    """One reason an execution needs a person now.
 
-
-class TriggerAttention:
-    """What a trigger fires besides the outcome: a new pause (only when the task has pause
-    callbacks) or the window end while the execution runs. Pure; the task does the notifying.
-
-    :param stop_on_pause: fire an event on each new pause.
-    :param last_pause_key: the pause the task already notified (see `pause_key`).
-    :param window_end: epoch seconds when the window closes; None: not watched (or reported).
+    :param event: ``PAUSED_EVENT`` or ``WINDOW_CLOSED_EVENT``.
+    :param message: what to tell them.
     """
 
-    def __init__(self, stop_on_pause: bool, last_pause_key: str | None, window_end: float | None) -> None:
-        self.stop_on_pause = stop_on_pause
-        self.pauses = PauseWatch(last_pause_key) if stop_on_pause else None
-        self.window_end = window_end
+    event: str
+    message: str
 
-    def kwargs(self) -> dict[str, Any]:
+
+class AttentionWatch:
+    """The one rule for when a not-final execution needs a person: a new pause (reported only when
+    someone is to be told), or its maintenance window closing while it runs. Pure: the worker
+    notifies what it reports, the trigger fires it as an event; its state survives a deferral.
+
+    :param watch_pauses: report new pauses (pauses are tracked either way).
+    :param last_pause_key: the pause already reported (see `pause_key`), or None.
+    :param window_end: when the window closes; None: not watched, or already reported.
+    """
+
+    def __init__(
+        self, *, watch_pauses: bool, last_pause_key: str | None = None, window_end: datetime | None = None
+    ) -> None:
+        self.watch_pauses = watch_pauses
+        self.pauses = PauseWatch(last_pause_key)
+        self.window = WindowWatch(window_end)
+
+    @classmethod
+    def from_trigger_kwargs(
+        cls, stop_on_pause: bool, last_pause_key: str | None, window_end: float | None
+    ) -> AttentionWatch:
+        """The watch a trigger carries, from its serialized kwargs (``window_end`` in epoch seconds)."""
+        end = datetime.fromtimestamp(window_end, timezone.utc) if window_end is not None else None
+        return cls(watch_pauses=stop_on_pause, last_pause_key=last_pause_key, window_end=end)
+
+    def trigger_kwargs(self) -> dict[str, Any]:
         """The trigger kwargs to serialize: only the ones set, so a plain wait's row stays as it was."""
-        values: dict[str, Any] = {"stop_on_pause": self.stop_on_pause, "window_end": self.window_end}
-        if self.pauses is not None:
-            values["last_pause_key"] = self.pauses.last_key
+        end = self.window.window_end
+        values: dict[str, Any] = {
+            "stop_on_pause": self.watch_pauses,
+            "last_pause_key": self.pauses.last_key if self.watch_pauses else None,
+            "window_end": end.timestamp() if end is not None and not self.window.warned else None,
+        }
         return {key: value for key, value in values.items() if value not in (None, False)}
 
-    def sleep_seconds(self, delay: float, now: float) -> float:
-        """Wake up at the window end to report it on time."""
-        return delay if self.window_end is None else max(0.0, min(delay, self.window_end - now))
-
-    def check(self, execution: Execution, now: float, console_url: str | None) -> dict[str, Any] | None:
-        """The event fields when `execution` (not final) needs a person now, else None."""
-        if self.pauses is not None and self.pauses.observe(execution):
-            kind, message = PAUSED_EVENT, describe_paused(execution, console_url)
-        elif self.window_end is not None and now >= self.window_end:
-            end = datetime.fromtimestamp(self.window_end, timezone.utc)
-            at = datetime.fromtimestamp(now, timezone.utc)
-            kind, message = (
+    def next_need(self, execution: Execution, now: datetime, console_url: str | None) -> AttentionNeed | None:
+        """The next reason ``execution`` needs a person, each reported once. A pause comes first; call
+        again for the window end seen in the same read (a trigger fires one per event)."""
+        if self.pauses.observe(execution) and self.watch_pauses:
+            return AttentionNeed(PAUSED_EVENT, describe_pause(execution, console_url))
+        if not execution.is_final and self.window.check(now):
+            assert self.window.window_end is not None  # check() is True only with an end
+            return AttentionNeed(
                 WINDOW_CLOSED_EVENT,
-                describe_window_closed(execution.id, end, at, execution.state, console_url),
+                describe_window_closed(
+                    execution.id, self.window.window_end, now, execution.state, console_url
+                ),
             )
-            self.window_end = None  # reported
-        else:
-            return None
+        return None
+
+    def event_fields(self, need: AttentionNeed) -> dict[str, Any]:
+        """A trigger event's fields for ``need``, with the state the task defers with next."""
         return {
             "status": ATTENTION_STATUS,
-            "attention": kind,
-            "message": message,
-            "pause_key": self.pauses.last_key if self.pauses is not None else None,
-            "window_end": self.window_end,
+            "attention": need.event,
+            "message": need.message,
+            "pause_key": self.pauses.last_key if self.watch_pauses else None,
+            "window_end": self.trigger_kwargs().get("window_end"),
         }
+
+    def sleep_seconds(self, delay: float, now: datetime) -> float:
+        """Wake up at the window end to report it on time."""
+        left = self.window.seconds_left(now)
+        return delay if left is None else min(delay, left)
 
 
 def _fresh(notifier: Notifier) -> Notifier:

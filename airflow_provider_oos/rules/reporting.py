@@ -112,11 +112,27 @@ def describe_failure(execution: Execution, console_url: str | None = None) -> st
     return "\n".join(lines)
 
 
+def manual_step(execution: Execution) -> str | None:
+    """The manual step (``manually: true``) an execution waits on for a person's approval, if any."""
+    for task in execution.tasks:
+        if task.operator is not None and task.operator.manually and task.state not in TASK_FINAL_STATES:
+            return task.name
+    return None
+
+
+def _unfinished_step(execution: Execution) -> str | None:
+    return next((t.name for t in execution.tasks if t.state not in TASK_FINAL_STATES), None)
+
+
 def describe_pause(execution: Execution, console_url: str | None = None) -> str:
-    step = next((t.name for t in execution.tasks if t.state not in TASK_FINAL_STATES), None)
-    where = f" at step {step!r}" if step else ""
-    link = f" Resume or cancel it in the console: {console_url}" if console_url else ""
-    return f"OOS execution {execution.id} is PAUSED{where} and waits for a person.{link}"
+    """Why a PAUSED execution waits: at a manual step, or paused by hand with a step unfinished;
+    and where a person acts on it. The one description, for a failed wait and a notification."""
+    manual = manual_step(execution)
+    step = None if manual else _unfinished_step(execution)
+    where = f" at manual step {manual}" if manual else ""
+    unfinished = f" (step {step!r} not finished)" if step else ""
+    link = f" Resume, approve or cancel it in the console: {console_url}" if console_url else ""
+    return f"OOS execution {execution.id} is PAUSED{where} and waits for a person{unfinished}.{link}"
 
 
 def describe_timeout(
@@ -175,7 +191,7 @@ class ProgressTracker:
 
     def pause_notes(self, execution: Execution, console_url: str | None) -> tuple[Note, ...]:
         """Said once when a pause begins and the wait goes on: where it waits, the link to resume it."""
-        step = next((t.name for t in execution.tasks if t.state not in TASK_FINAL_STATES), None)
+        step = _unfinished_step(execution)
         where = f" at step {step!r}" if step else ""
         link = f": {console_url}" if console_url else "."
         return (

@@ -16,8 +16,8 @@ from airflow_provider_oos.exceptions import (
 )
 from airflow_provider_oos.links.oos import OosExecutionLink
 from airflow_provider_oos.operators.base import OOS_TEMPLATE_FIELDS, OosBaseSensor
-from airflow_provider_oos.operators.safety import Attention, defer_again
-from airflow_provider_oos.rules.notify import ATTENTION_STATUS, validate_notifiers
+from airflow_provider_oos.operators.safety import WorkerAttention, defer_again
+from airflow_provider_oos.rules.notify import ATTENTION_STATUS, NotifierArg, validate_notifiers
 from airflow_provider_oos.rules.waiting import (
     ErrorTypes,
     Finish,
@@ -93,7 +93,7 @@ class OosExecutionSensor(OosBaseSensor):
         execution_id: str,
         on_paused: str = "wait",
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        on_pause_callback: Any = None,
+        on_pause_callback: NotifierArg = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -107,7 +107,7 @@ class OosExecutionSensor(OosBaseSensor):
                 "poke starts afresh and would notify the same pause again."
             )
         self._machine: WaitingStateMachine | None = None  # kept across pokes of one try (poke mode)
-        self._attention = Attention(pause_callbacks=self.on_pause_callback)
+        self._attention = WorkerAttention(pause_callbacks=self.on_pause_callback)
 
     def _checked_execution_id(self) -> str:
         if not isinstance(self.execution_id, str) or not self.execution_id.strip():
@@ -126,7 +126,7 @@ class OosExecutionSensor(OosBaseSensor):
             self._machine = WaitingStateMachine(
                 execution_id, console_url, poll_interval=interval, on_paused=self.on_paused
             )
-            self._attention = Attention(pause_callbacks=self.on_pause_callback)
+            self._attention = WorkerAttention(pause_callbacks=self.on_pause_callback)
         return self._machine
 
     def poke(self, context: Context) -> PokeReturnValue:
@@ -173,7 +173,7 @@ class OosExecutionSensor(OosBaseSensor):
         (an ``attention`` event) is notified here, in the worker, then the wait defers again."""
         if event.get("status") != ATTENTION_STATUS:
             return self.summary_from_event(event, _seconds(self.timeout))
-        defer_again(self, Attention(pause_callbacks=self.on_pause_callback), event, context)
+        defer_again(self, WorkerAttention(pause_callbacks=self.on_pause_callback), event, context)
 
 
 def _seconds(value: float | timedelta) -> float:

@@ -10,12 +10,13 @@ import asyncio
 import importlib
 import time
 from collections.abc import AsyncIterator
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_oos.client.connection import DEFAULT_CONN_ID
-from airflow_provider_oos.rules.notify import TriggerAttention
+from airflow_provider_oos.rules.notify import AttentionWatch
 from airflow_provider_oos.rules.waiting import (
     Finish,
     Sleep,
@@ -98,7 +99,7 @@ class OosExecutionTrigger(BaseTrigger):
         self.poll_interval = validate_poll_interval(poll_interval)
         self.deadline = deadline
         self.on_paused = validate_on_paused(on_paused)
-        self.attention = TriggerAttention(stop_on_pause, last_pause_key, window_end)
+        self.attention = AttentionWatch.from_trigger_kwargs(stop_on_pause, last_pause_key, window_end)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -109,7 +110,7 @@ class OosExecutionTrigger(BaseTrigger):
                 "poll_interval": self.poll_interval,
                 "deadline": self.deadline,
                 "on_paused": self.on_paused,
-                **self.attention.kwargs(),  # only what is set
+                **self.attention.trigger_kwargs(),  # only what is set
             },
         )
 
@@ -145,11 +146,13 @@ class OosExecutionTrigger(BaseTrigger):
             action = machine.next_action(await self._read(hook), time.time())
             log_notes(self.log, action.notes)
             if isinstance(action, Sleep):
+                now = datetime.now(timezone.utc)
                 if action.execution is not None and (
-                    attention := self.attention.check(action.execution, time.time(), console_url)
+                    need := self.attention.next_need(action.execution, now, console_url)
                 ):
-                    return self._attention_event(attention, console_url, action.execution)
-                delay = self.attention.sleep_seconds(action.seconds, time.time())
+                    fields = self.attention.event_fields(need)
+                    return self._attention_event(fields, console_url, action.execution)
+                delay = self.attention.sleep_seconds(action.seconds, now)
                 del action  # sleep without the read just made: thousands of waits would each hold one
                 await asyncio.sleep(delay)
                 continue

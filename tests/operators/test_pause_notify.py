@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from airflow_provider_oos.client.models import Execution
-from airflow_provider_oos.operators.safety import Attention
-from airflow_provider_oos.rules.notify import describe_paused
+from airflow_provider_oos.operators.safety import WorkerAttention
+from airflow_provider_oos.rules.reporting import describe_pause
 
 UTC = timezone.utc
 END = datetime(2026, 1, 4, 6, 0, tzinfo=UTC)
@@ -40,7 +40,7 @@ class Calls:
 
 def test_a_pause_notifies_once_with_the_console_link() -> None:
     paused = Calls()
-    attention = Attention(pause_callbacks=(paused,))
+    attention = WorkerAttention(pause_callbacks=(paused,))
     for state in ("RUNNING", "PAUSED", "PAUSED", "PAUSED", "RUNNING", "SUCCESS"):
         attention.observe(execution(state), {"run_id": "r"}, "http://console/d-1", LOG)
     assert paused.events == ["paused"]
@@ -51,7 +51,7 @@ def test_a_pause_notifies_once_with_the_console_link() -> None:
 
 def test_two_pauses_notify_twice() -> None:
     paused = Calls()
-    attention = Attention(pause_callbacks=(paused,))
+    attention = WorkerAttention(pause_callbacks=(paused,))
     for state in ("PAUSED", "RUNNING", "PAUSED"):
         attention.observe(execution(state), {}, None, LOG)
     assert paused.events == ["paused", "paused"]
@@ -59,22 +59,22 @@ def test_two_pauses_notify_twice() -> None:
 
 def test_a_pause_notified_before_a_deferral_is_not_notified_again() -> None:
     paused = Calls()
-    before = Attention(pause_callbacks=(paused,))
+    before = WorkerAttention(pause_callbacks=(paused,))
     before.observe(execution("PAUSED"), {}, None, LOG)
     kwargs = before.trigger_kwargs()
     assert kwargs == {"stop_on_pause": True, "last_pause_key": "paused"}
-    after = Attention(pause_callbacks=(paused,), last_pause_key=kwargs["last_pause_key"])
+    after = WorkerAttention(pause_callbacks=(paused,), last_pause_key=kwargs["last_pause_key"])
     after.observe(execution("PAUSED"), {}, None, LOG)
     assert paused.events == ["paused"]
 
 
 def test_the_manual_step_is_named() -> None:
-    assert "is PAUSED at manual step approve" in describe_paused(execution("PAUSED", "approve"), "http://c")
+    assert "is PAUSED at manual step approve" in describe_pause(execution("PAUSED", "approve"), "http://c")
 
 
 def test_the_window_closing_mid_run_warns_loudly_once_and_notifies(caplog: pytest.LogCaptureFixture) -> None:
     closed = Calls()
-    attention = Attention(window_closed_callbacks=(closed,), window_end=END)
+    attention = WorkerAttention(window_closed_callbacks=(closed,), window_end=END)
     with caplog.at_level(logging.WARNING, logger="test_pause_notify"):
         attention.observe(execution("RUNNING"), {}, "http://console/d-1", LOG, now=END - timedelta(minutes=1))
         assert caplog.text == ""
@@ -90,16 +90,16 @@ def test_the_window_closing_mid_run_warns_loudly_once_and_notifies(caplog: pytes
 
 def test_a_final_execution_after_the_window_is_not_a_warning(caplog: pytest.LogCaptureFixture) -> None:
     closed = Calls()
-    attention = Attention(window_closed_callbacks=(closed,), window_end=END)
+    attention = WorkerAttention(window_closed_callbacks=(closed,), window_end=END)
     with caplog.at_level(logging.WARNING, logger="test_pause_notify"):
         attention.observe(execution("SUCCESS"), {}, None, LOG, now=END + timedelta(hours=1))
     assert closed.events == [] and caplog.text == ""
 
 
 def test_trigger_kwargs_carry_the_window_end_until_reported() -> None:
-    attention = Attention(window_end=END)
+    attention = WorkerAttention(window_end=END)
     assert attention.trigger_kwargs() == {"window_end": END.timestamp()}
-    assert Attention().trigger_kwargs() == {}  # a plain wait's trigger stays as it was
+    assert WorkerAttention().trigger_kwargs() == {}  # a plain wait's trigger stays as it was
 
 
 # ---- Done-when: a pause notifies exactly once in each waiting mode (real emulator) --------------
