@@ -64,7 +64,9 @@ reliability: $(AIRFLOW_HOME_33)/airflow.db
 # Conformance run against a real OOS endpoint: OOS_ENDPOINT, OOS_ACCESS_KEY, OOS_SECRET_KEY (optional
 # OOS_SESSION_TOKEN, OOS_REGION) from the environment; read-only unless LIVE_CHECK_ARGS="--create-from NAME".
 # Writes .artifacts/live-check/report.json and report.md (no secrets) to attach to an issue.
-live-check: | $(VENV)/.installed
+# Builds .venv only when missing: a pyproject edit does not reinstall it first.
+live-check:
+	@test -x $(VENV)/bin/python || $(MAKE) venv
 	AIRFLOW_HOME=$(AIRFLOW_HOME_33) $(TEST_ENV) $(VENV)/bin/python -m airflow_provider_oos.live_check --report $(CURDIR)/.artifacts/live-check/report.json $(LIVE_CHECK_ARGS)
 
 # --- A real local deployment (scripts/deploy): `make airflow`, `make e2e`, `make airflow-stop` ---
