@@ -18,6 +18,7 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk.bases.decorator import DecoratedOperator, TaskDecorator, task_decorator_factory
@@ -34,7 +35,7 @@ from airflow_provider_oos.operators.oos import OosCreateExecutionOperator
 from airflow_provider_oos.version_compat import determine_kwargs
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
+    from airflow.sdk import Context, XComArg
 
 # What the inherited `template` field holds until the function has returned the script.
 SCRIPT_PENDING = "(the ExecuteShell step, built when the task runs from the script the function returns)"
@@ -87,10 +88,10 @@ class OosShellDecoratedOperator(DecoratedOperator, OosCreateExecutionOperator): 
         python_callable: Callable[..., Any],
         op_args: Collection[Any] | None = None,
         op_kwargs: Mapping[str, Any] | None = None,
-        instances: Any = None,
+        instances: Sequence[str | Mapping[str, str]] | str | XComArg | None = None,
         shell_user: str | None = None,
         work_dir: str | None = None,
-        step_timeout: Any = None,
+        step_timeout: float | timedelta | None = None,
         step_name: str = DEFAULT_STEP_NAME,
         **kwargs: Any,
     ) -> None:
