@@ -58,4 +58,11 @@ def get_provider_info() -> dict[str, Any]:
         "task-decorators": [
             {"class-name": "airflow_provider_oos.decorators.oos_shell.oos_shell_task", "name": "oos_shell"}
         ],
+        # The OOS execution view in the task instance page (Airflow >= 3.1; absent on 3.0).
+        "plugins": [
+            {
+                "name": "oos_execution_view",
+                "plugin-class": "airflow_provider_oos.plugins.execution_view.OosExecutionViewPlugin",
+            }
+        ],
     }

@@ -61,6 +61,14 @@ def durable_kwargs(durable: bool | None) -> dict[str, Any]:
     return {}
 
 
+def has_ui_plugins() -> bool:
+    """Airflow >= 3.1: a plugin may add external views (and FastAPI apps) to the UI; Airflow 3.0's
+    ``AirflowPlugin`` has no ``external_views``. Imported on call: only the plugins manager asks."""
+    from airflow.plugins_manager import AirflowPlugin
+
+    return hasattr(AirflowPlugin, "external_views")
+
+
 def determine_kwargs(python_callable: Any, op_args: Any, context: Any) -> Any:
     """The keyword arguments a TaskFlow callable asks for (``@task.oos_shell``). Airflow >= 3.2 has it in
     the Task SDK, 3.1 in ``airflow.utils.operator_helpers``. Imported on call: DAG parsing never needs it."""
@@ -81,4 +89,5 @@ __all__ = [
     "conf",
     "determine_kwargs",
     "durable_kwargs",
+    "has_ui_plugins",
 ]
