@@ -1,11 +1,13 @@
 """The emulator's admin API under `/emulator/` (no signature): state, stats, actions and faults.
 
 Not part of OOS: tests, demos and people use it to seed instances, see what the emulator did,
-act as the person in front of the console (pause, resume, cancel, approve) and inject faults.
+act as the person in front of the console (pause, resume, cancel, approve) or as OOS's own
+scheduler (start a cron run) and inject faults.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
@@ -13,6 +15,9 @@ from fastapi import APIRouter, Request
 from oos_emulator.api import ApiError, json_body
 from oos_emulator.engine import EngineError
 from oos_emulator.faults import FaultRule
+from oos_emulator.routes_executions import start_execution
+from oos_emulator.routes_templates import validated
+from oos_emulator.templates import TemplateInvalid, execution_properties
 
 if TYPE_CHECKING:
     from oos_emulator.state import Emulator
@@ -89,6 +94,47 @@ def admin_router(emulator: Emulator) -> APIRouter:
         except EngineError as error:
             raise ApiError(409, str(error)) from None
         raise ApiError(404, f"unknown action {action!r}; use pause, resume, cancel or approve")
+
+    @router.post("/cron-executions")
+    async def start_cron_execution(request: Request) -> dict[str, Any]:
+        """What OOS's own scheduler does: one run of a scheduled (cron) execution, ``trigger`` CRON.
+
+        Body: ``cronExecutionName`` and either ``templateName`` (a stored template) or ``template``
+        (inline, as create-execution takes it); optional ``properties``.
+        """
+        body = await json_body(request)
+        if not isinstance(body, dict):
+            raise ApiError(400, "the body must be a JSON object with cronExecutionName and templateName")
+        cron_name = body.get("cronExecutionName")
+        if not isinstance(cron_name, str) or not cron_name:
+            raise ApiError(400, "cronExecutionName must be a non-empty string, e.g. nightly-patch-cron")
+        properties = body.get("properties") or {}
+        if not isinstance(properties, dict):
+            raise ApiError(400, "properties must be a JSON object of parameter values")
+        with store.lock:
+            if isinstance(body.get("template"), dict):
+                snapshot = validated(body["template"])
+            elif isinstance(body.get("templateName"), str):
+                name = body["templateName"]
+                stored = [r.body for r in store.templates.values() if r.body.get("name") == name]
+                if not stored:
+                    raise ApiError(404, f"templateName: no stored template named {name!r}; create it first")
+                snapshot = copy.deepcopy(stored[0])
+            else:
+                raise ApiError(400, "give templateName (a stored template) or template (inline)")
+            try:
+                all_properties = execution_properties(snapshot, properties)
+            except TemplateInvalid as error:
+                raise ApiError(400, error.text) from None
+        execution_id = start_execution(
+            emulator,
+            snapshot,
+            properties,
+            all_properties,
+            trigger="CRON",
+            cron_execution={"name": cron_name},
+        )
+        return {"id": execution_id, "trigger": "CRON", "cronExecution": {"name": cron_name}}
 
     @router.get("/faults")
     async def list_faults() -> dict[str, Any]:

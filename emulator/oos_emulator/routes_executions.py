@@ -167,6 +167,53 @@ def _find_task(tasks: list[dict[str, Any]], task_id: str) -> dict[str, Any] | No
     return None
 
 
+def start_execution(
+    emulator: Emulator,
+    snapshot: dict[str, Any],
+    properties: dict[str, Any],
+    all_properties: dict[str, Any],
+    *,
+    description: str | None = None,
+    options: dict[str, Any] | None = None,
+    tags: list[dict[str, Any]] | None = None,
+    trigger: str = "MANUAL",
+    cron_execution: dict[str, Any] | None = None,
+    list_delay_ms: int = 0,
+) -> str:
+    """Store a new PENDING execution of ``snapshot`` and start it; its id.
+
+    Shared by create-execution (``trigger`` MANUAL) and the admin start of a cron run (``trigger``
+    CRON with its ``cronExecution``, what OOS's own scheduler would start).
+    """
+    store = emulator.store
+    with store.lock:
+        created = now_ms()
+        tasks = [new_task(step, store.next_revision(), created + 1) for step in snapshot["operators"]]
+        execution: dict[str, Any] = {"id": random_id("d-", 12)}
+        if description:
+            execution["description"] = description
+        execution.update(
+            template=snapshot,
+            **(options or {}),
+            createdTimestamp=created,
+            updatedTimestamp=created,
+            state="PENDING",
+            properties=properties,
+            tasks=tasks,
+            tags=tags or [],
+            trigger=trigger,
+        )
+        if cron_execution is not None:
+            execution["cronExecution"] = cron_execution
+        runtime = new_runtime(tasks)
+        runtime["allProperties"] = all_properties
+        if list_delay_ms:
+            runtime["listVisibleAt"] = created + list_delay_ms
+        store.save_execution(ExecutionRecord(execution, runtime))
+    emulator.engine.poke(execution["id"])
+    return str(execution["id"])
+
+
 def execution_router(emulator: Emulator, base_path: str) -> APIRouter:
     router = APIRouter(prefix=base_path)
     store = emulator.store
@@ -206,30 +253,17 @@ def execution_router(emulator: Emulator, base_path: str) -> APIRouter:
                 all_properties = execution_properties(snapshot, properties)
             except TemplateInvalid as error:
                 raise ApiError(400, error.text) from None
-            created = now_ms()
-            tasks = [new_task(step, store.next_revision(), created + 1) for step in snapshot["operators"]]
-            execution: dict[str, Any] = {"id": random_id("d-", 12)}
-            if body.get("description"):
-                execution["description"] = body["description"]
-            execution.update(
-                template=snapshot,
-                **options,
-                createdTimestamp=created,
-                updatedTimestamp=created,
-                state="PENDING",
-                properties=properties,
-                tasks=tasks,
-                tags=tags,
-                trigger="MANUAL",
-            )
-            runtime = new_runtime(tasks)
-            runtime["allProperties"] = all_properties
-            delay = emulator.faults.list_visibility_delay_ms(request.method, request.url.path)
-            if delay:
-                runtime["listVisibleAt"] = created + delay
-            store.save_execution(ExecutionRecord(execution, runtime))
-        emulator.engine.poke(execution["id"])
-        return envelope({"id": execution["id"]})
+        execution_id = start_execution(
+            emulator,
+            snapshot,
+            properties,
+            all_properties,
+            description=body.get("description"),
+            options=options,
+            tags=tags,
+            list_delay_ms=emulator.faults.list_visibility_delay_ms(request.method, request.url.path),
+        )
+        return envelope({"id": execution_id})
 
     @router.post("/v2/execution/list")
     async def list_executions(request: Request) -> Response:
