@@ -162,6 +162,8 @@ def airflow_cfg(state: State) -> str:
             "dags_are_paused_at_creation": False,
             "execution_api_server_url": f"{state.api_url}/execution/",
             "test_connection": "Enabled",
+            # Provider plugins (the OOS execution view) load only when providers are discovered eagerly.
+            "lazy_discover_providers": False,
             "auth_manager": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
             "simple_auth_manager_users": f"{USERNAME}:admin",
             "simple_auth_manager_passwords_file": AIRFLOW_HOME / "passwords.json",
