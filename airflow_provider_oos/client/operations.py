@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypedDict, TypeVar
 
 from pydantic import ValidationError
 
@@ -63,6 +63,9 @@ from airflow_provider_oos.client.routes import (
 )
 from airflow_provider_oos.exceptions import OosApiError, OosNotFoundError
 
+if TYPE_CHECKING:
+    from airflow_provider_oos.client.connection import OosConnectionConfig
+
 T = TypeVar("T")
 
 
@@ -95,6 +98,22 @@ class ApiCall(Generic[T]):
     read: Callable[[Any, str], T]
     query: dict[str, str] | None = None
     body: Any = None
+
+
+class CallRunner(Protocol):
+    """What sends an ``ApiCall`` and reads its answer: ``OosHook`` (described here, so the modules
+    that only run calls, such as the create-token recovery and the connection test, need no hook import).
+    """
+
+    oos_conn_id: str
+
+    @property
+    def config(self) -> OosConnectionConfig: ...
+
+    @property
+    def log(self) -> Any: ...
+
+    def run(self, call: ApiCall[T], *, attempts: int | None = None, base_path: str | None = None) -> T: ...
 
 
 def parse_model(model: type[Any], result: Any, route: Route, path: str) -> Any:

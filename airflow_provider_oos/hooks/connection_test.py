@@ -7,18 +7,13 @@ style is probed too: if it answers, the message names the `base_path` setting to
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from airflow_provider_oos.client import operations as ops
 from airflow_provider_oos.client.connection import DEFAULT_BASE_PATH
 from airflow_provider_oos.client.models import OperatorPage
 from airflow_provider_oos.exceptions import OosApiError, OosAuthError, OosConnectionError
 
-if TYPE_CHECKING:
-    from airflow_provider_oos.hooks.oos import OosHook
 
-
-def _probe(hook: OosHook, base_path: str) -> OperatorPage:
+def _probe(hook: ops.CallRunner, base_path: str) -> OperatorPage:
     # Each style's own published operator list: v1 below a base path, v2 in the OpenAPI style.
     call = ops.list_operators(1, 1, api_version="v1" if base_path else "v2")
     return hook.run(call, attempts=1, base_path=base_path)
@@ -28,7 +23,7 @@ def _style(base_path: str) -> str:
     return f"base_path {base_path!r}" if base_path else 'base_path "" (the OpenAPI style)'
 
 
-def describe_probe(hook: OosHook) -> tuple[bool, str]:
+def describe_probe(hook: ops.CallRunner) -> tuple[bool, str]:
     """Probe the connection of ``hook`` with one read-only call; never raises.
 
     :param hook: the hook to test.
@@ -63,7 +58,7 @@ def describe_probe(hook: OosHook) -> tuple[bool, str]:
     )
 
 
-def _other_style(hook: OosHook, not_found: OosApiError) -> str:
+def _other_style(hook: ops.CallRunner, not_found: OosApiError) -> str:
     config = hook.config
     other = "" if config.base_path else DEFAULT_BASE_PATH
     try:

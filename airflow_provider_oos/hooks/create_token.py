@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from airflow_provider_oos.client import operations as ops
 from airflow_provider_oos.client.models import Execution, Tag, Template
@@ -29,9 +29,6 @@ from airflow_provider_oos.exceptions import (
     OosConnectionError,
     OosCreateOutcomeUnknownError,
 )
-
-if TYPE_CHECKING:
-    from airflow_provider_oos.hooks.oos import OosHook
 
 CREATE_TOKEN_TAG = "airflow-create-token"
 # The lookup reads at most this many pages (of 100, newest first) of the template's executions,
@@ -63,7 +60,7 @@ class CreateRecovery:
     # Connections already told to have no list call (a warning once per process and connection).
     _told_no_list_call: ClassVar[set[str]] = set()
 
-    def __init__(self, hook: OosHook) -> None:
+    def __init__(self, hook: ops.CallRunner) -> None:
         self.hook = hook
 
     def create(
@@ -151,13 +148,15 @@ class CreateRecovery:
     def _find(self, token: str, template_name: str | None, since_ms: int) -> Execution | None:
         page_size = MAX_PAGE_SIZE
         for page_no in range(1, LOOKUP_PAGES + 1):
-            page = self.hook.list_executions(
-                page_no=page_no,
-                page_size=page_size,
-                template_name=template_name,
-                start_time=max(since_ms, 0),
-                sort="startTime",
-                ascending=False,
+            page = self.hook.run(
+                ops.list_executions(
+                    page_no=page_no,
+                    page_size=page_size,
+                    template_name=template_name,
+                    start_time=max(since_ms, 0),
+                    sort="startTime",
+                    ascending=False,
+                )
             )
             for execution in page.executions:
                 if execution.tag_map().get(CREATE_TOKEN_TAG) == token:
