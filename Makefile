@@ -10,7 +10,7 @@ AIRFLOW_HOME_33 := $(CURDIR)/.airflow/3.3
 AIRFLOW_HOME_31 := $(CURDIR)/.airflow/3.1
 TEST_ENV = AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__CORE__UNIT_TEST_MODE=False
 
-.PHONY: test test-3.3 test-3.1 lint demo bench reliability venv venv31 clean airflow airflow-stop e2e failover live-check
+.PHONY: test test-3.3 test-3.1 lint demo bench reliability venv venv31 clean airflow airflow-stop e2e failover live-check docs
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -68,6 +68,16 @@ reliability: $(AIRFLOW_HOME_33)/airflow.db
 live-check:
 	@test -x $(VENV)/bin/python || $(MAKE) venv
 	AIRFLOW_HOME=$(AIRFLOW_HOME_33) $(TEST_ENV) $(VENV)/bin/python -m airflow_provider_oos.live_check --report $(CURDIR)/.artifacts/live-check/report.json $(LIVE_CHECK_ARGS)
+
+# The docs site (docs/, Sphinx): warnings are errors. The API reference imports the package, so
+# it builds in .venv (Airflow 3.3.2); the docs extra is installed there only.
+$(VENV)/.docs-installed: pyproject.toml | $(VENV)/.installed
+	$(UV) pip install --quiet --python $(VENV)/bin/python -c constraints/airflow-3.3.2.txt -e '.[docs]'
+	touch $@
+
+docs: $(VENV)/.docs-installed
+	mkdir -p $(AIRFLOW_HOME_33)
+	AIRFLOW_HOME=$(AIRFLOW_HOME_33) $(TEST_ENV) $(VENV)/bin/sphinx-build -W --keep-going -b html docs docs/_build/html
 
 # --- A real local deployment (scripts/deploy): `make airflow`, `make e2e`, `make airflow-stop` ---
 # PostgreSQL drivers (psycopg2 + asyncpg: Airflow 3.3's async engine needs asyncpg) and the
