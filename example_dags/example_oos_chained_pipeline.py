@@ -97,6 +97,7 @@ with DAG(
 
     targets = instance_refs()
 
+    # [START howto_operator_oos_create_execution_outputs]
     build_release = OosCreateExecutionOperator(
         task_id="build_release",
         oos_conn_id="oos_default",
@@ -117,6 +118,9 @@ with DAG(
         print(message)
         return message
 
+    # [END howto_operator_oos_create_execution_outputs]
+
+    # [START howto_operator_oos_create_execution_no_wait]
     start_cache_warmup = OosCreateExecutionOperator(
         task_id="start_cache_warmup",
         oos_conn_id="oos_default",
@@ -124,12 +128,14 @@ with DAG(
         description="Warm caches for {{ params.release }}",
         wait_for_completion=False,
     )
+    # [END howto_operator_oos_create_execution_no_wait]
 
     @task
     def update_release_notes(announcement: str) -> None:
         """Stands for any work that can run while the warm-up is still going."""
         print(f"release notes: {announcement}")
 
+    # [START howto_sensor_oos_execution]
     wait_for_cache_warmup = OosExecutionSensor(
         task_id="wait_for_cache_warmup",
         oos_conn_id="oos_default",
@@ -138,6 +144,7 @@ with DAG(
         poke_interval=POLL_SECONDS,
         timeout=30 * 60,
     )
+    # [END howto_sensor_oos_execution]
 
     announcement = announce_release(build_release.output)
     build_release >> start_cache_warmup

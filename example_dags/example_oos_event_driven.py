@@ -34,6 +34,7 @@ from airflow_provider_oos.triggers.oos import OosExecutionEventTrigger
 POLL_SECONDS = float(os.environ.get("OOS_EXAMPLE_POLL_SECONDS", "15"))
 WATCHED_TEMPLATE = "airflow-example-nightly-maintenance"
 
+# [START howto_trigger_oos_execution_event]
 finished_maintenance = Asset(
     name="oos_nightly_maintenance_finished",
     uri=f"oos://template/{WATCHED_TEMPLATE}",
@@ -44,6 +45,7 @@ finished_maintenance = Asset(
         )
     ],
 )
+# [END howto_trigger_oos_execution_event]
 
 with DAG(
     dag_id="example_oos_event_driven",
@@ -58,7 +60,7 @@ with DAG(
         "execution_id": Param("", type="string", description="Run by hand: the execution to follow."),
     },
 ) as dag:
-
+    # [START howto_trigger_oos_event_payload]
     @task
     def finished_executions(
         triggering_asset_events: Any = None, params: dict[str, Any] | None = None
@@ -81,6 +83,8 @@ with DAG(
             print(f"OOS execution {execution.id} of {WATCHED_TEMPLATE}: {execution.state}")
             found.append({"execution_id": execution.id, "state": execution.state})
         return found
+
+    # [END howto_trigger_oos_event_payload]
 
     @task
     def instance_refs(params: dict[str, Any]) -> list[dict[str, str]]:

@@ -37,6 +37,7 @@ POLL_SECONDS = float(os.environ.get("OOS_EXAMPLE_POLL_SECONDS", "15"))
 STEP_LIMITS = {"retries": 0, "retryInterval": 60_000, "timeout": 1_800_000}
 
 
+# [START howto_oos_inline_template]
 def build_template(instance_refs: Any) -> dict[str, Any]:
     """The OOS template for one maintenance window; ``instance_refs`` is filled in at run time."""
     return {
@@ -65,6 +66,9 @@ def build_template(instance_refs: Any) -> dict[str, Any]:
             },
         ],
     }
+
+
+# [END howto_oos_inline_template]
 
 
 with DAG(
@@ -99,6 +103,7 @@ with DAG(
         """BCC actions take instances as ``[{"instanceId": "i-…"}]``."""
         return [{"instanceId": instance_id} for instance_id in params["instance_ids"]]
 
+    # [START howto_operator_oos_create_execution_deferrable]
     OosCreateExecutionOperator(
         task_id="maintenance_window",
         oos_conn_id="oos_default",
@@ -111,3 +116,4 @@ with DAG(
         poll_interval=POLL_SECONDS,
         timeout=2 * 60 * 60,
     )
+    # [END howto_operator_oos_create_execution_deferrable]

@@ -79,7 +79,7 @@ with DAG(
         "batch_size": Param(2, type="integer", minimum=1, description="Instances per batch."),
     },
 ) as dag:
-
+    # [START howto_operator_oos_create_execution_mapped]
     @task
     def plan_batches(params: dict[str, Any]) -> list[dict[str, Any]]:
         """One template per batch of ``batch_size`` instances, in the order given."""
@@ -97,3 +97,4 @@ with DAG(
         timeout=60 * 60,
         max_active_tis_per_dagrun=1,
     ).expand(template=plan_batches())
+    # [END howto_operator_oos_create_execution_mapped]

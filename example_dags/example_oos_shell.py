@@ -47,7 +47,7 @@ with DAG(
         "max_percent": Param(90, type="integer", minimum=1, maximum=100, description="Fail above this."),
     },
 ) as dag:
-
+    # [START howto_decorator_oos_shell]
     @task.oos_shell(
         oos_conn_id="oos_default",
         instances="{{ params.instance_ids }}",
@@ -75,3 +75,4 @@ echo "DISK_PERCENT=${{usage}}"
         return message
 
     report_disk(check_disk())
+    # [END howto_decorator_oos_shell]

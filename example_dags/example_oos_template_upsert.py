@@ -58,17 +58,20 @@ with DAG(
     },
 ) as dag:
     # A path ending in .json is read (and Jinja-rendered) relative to this DAG's folder.
+    # [START howto_operator_oos_upsert_template]
     upsert_template = OosUpsertTemplateOperator(
         task_id="upsert_template",
         oos_conn_id="oos_default",
         template="templates/example_oos_collect_diagnostics.json",
     )
+    # [END howto_operator_oos_upsert_template]
 
     @task
     def instance_refs(params: dict[str, Any]) -> list[dict[str, str]]:
         """The template's ``instances`` parameter: ``[{"instanceId": "i-…"}]``."""
         return [{"instanceId": instance_id} for instance_id in params["instance_ids"]]
 
+    # [START howto_operator_oos_create_execution_by_name]
     collect_diagnostics = OosCreateExecutionOperator(
         task_id="collect_diagnostics",
         oos_conn_id="oos_default",
@@ -78,15 +81,18 @@ with DAG(
         poll_interval=POLL_SECONDS,
         timeout=30 * 60,
     )
+    # [END howto_operator_oos_create_execution_by_name]
 
     @task.short_circuit
     def delete_requested(params: dict[str, Any]) -> bool:
         return bool(params["delete_template"])
 
+    # [START howto_operator_oos_delete_template]
     delete_template = OosDeleteTemplateOperator(
         task_id="delete_template",
         oos_conn_id="oos_default",
         template_name=TEMPLATE_NAME,
     )
+    # [END howto_operator_oos_delete_template]
 
     upsert_template >> collect_diagnostics >> delete_requested() >> delete_template

@@ -48,6 +48,7 @@ WINDOW_OPENS = timedelta(seconds=float(os.environ.get("OOS_EXAMPLE_WINDOW_OPENS_
 TEMPLATE = "templates/example_oos_weekly_window.json"
 
 
+# [START howto_oos_notifier]
 class PageOnCall(BaseNotifier):
     """Pages the on-call person (here: a warning in the task log; swap in a real notifier)."""
 
@@ -59,6 +60,9 @@ class PageOnCall(BaseNotifier):
 
     def notify(self, context: Any) -> None:
         self.log.warning("PAGE on-call: %s", self.message)
+
+
+# [END howto_oos_notifier]
 
 
 with DAG(
@@ -94,15 +98,18 @@ with DAG(
 
     properties = {"instances": fleet(), "maintenance_script": "{{ params.maintenance_script }}"}
 
+    # [START howto_operator_oos_preflight]
     preflight = OosPreflightOperator(
         task_id="preflight",
         oos_conn_id="oos_default",
         template=TEMPLATE,
         properties=properties,
     )
+    # [END howto_operator_oos_preflight]
 
     wait_for_window = TimeDeltaSensor(task_id="wait_for_window", delta=WINDOW_OPENS, deferrable=True)
 
+    # [START howto_operator_oos_window_guard]
     maintenance = OosCreateExecutionOperator(
         task_id="maintenance",
         oos_conn_id="oos_default",
@@ -122,5 +129,6 @@ with DAG(
         poll_interval=POLL_SECONDS,
         retries=1,
     )
+    # [END howto_operator_oos_window_guard]
 
     preflight >> wait_for_window >> maintenance
