@@ -10,7 +10,7 @@ AIRFLOW_HOME_33 := $(CURDIR)/.airflow/3.3
 AIRFLOW_HOME_31 := $(CURDIR)/.airflow/3.1
 TEST_ENV = AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__CORE__UNIT_TEST_MODE=False
 
-.PHONY: test test-3.3 test-3.1 lint demo bench reliability venv venv31 clean airflow airflow-stop e2e failover live-check docs
+.PHONY: test test-3.3 test-3.1 lint demo bench reliability venv venv31 clean airflow airflow-stop airflow-status e2e failover worker-failover live-check docs
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -84,7 +84,10 @@ docs: $(VENV)/.docs-installed
 # Playwright package, pinned; order-only on .venv so a pyproject edit does not rebuild it.
 DEPLOY_REQS := scripts/deploy/requirements.txt
 CHROMIUM := /usr/bin/chromium
+REDIS_SERVER := /usr/bin/redis-server
 E2E_ARTIFACTS := $(CURDIR)/.artifacts/e2e
+# `make airflow EXECUTOR=celery`: CeleryExecutor, Redis and two Celery workers; default LocalExecutor.
+EXECUTOR ?= local
 
 $(VENV)/.deploy-installed: $(DEPLOY_REQS) constraints/airflow-3.3.2.txt | $(VENV)/.installed
 	$(UV) pip install --quiet --python $(VENV)/bin/python -c constraints/airflow-3.3.2.txt -r $(DEPLOY_REQS)
@@ -95,13 +98,24 @@ $(CHROMIUM):
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
 
+# Debian's Redis, the Celery broker (EXECUTOR=celery only); Celery also needs PostgreSQL's server.
+$(REDIS_SERVER):
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server
+	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql
+
 # Starts in the background and returns: emulator, PostgreSQL, api-server, scheduler,
-# dag-processor, two triggerers; prints the URL, the login and how to stop it.
-airflow: $(VENV)/.deploy-installed
-	$(VENV)/bin/python -m scripts.deploy start
+# dag-processor, two triggerers (with EXECUTOR=celery also Redis and two Celery workers);
+# prints the URL, the login and how to stop it.
+airflow: $(VENV)/.deploy-installed $(if $(filter celery,$(EXECUTOR)),$(REDIS_SERVER))
+	$(VENV)/bin/python -m scripts.deploy start --executor $(EXECUTOR)
 
 airflow-stop:
 	@if [ -x $(VENV)/bin/python ]; then $(VENV)/bin/python -m scripts.deploy stop; fi
+
+# Every process of the running deployment (Celery workers by name), its health, the URLs.
+airflow-status:
+	$(VENV)/bin/python -m scripts.deploy status
 
 # Browser end-to-end tests against the running deployment (start it with `make airflow`).
 e2e: $(VENV)/.deploy-installed $(CHROMIUM)
@@ -110,6 +124,11 @@ e2e: $(VENV)/.deploy-installed $(CHROMIUM)
 # 200 deferred waits over the two triggerers of the running deployment; one triggerer SIGKILLed.
 failover: $(VENV)/.deploy-installed
 	$(VENV)/bin/python -m scripts.deploy.failover $(FAILOVER_ARGS)
+
+# Non-deferrable waits over the two Celery workers of a running `make airflow EXECUTOR=celery`;
+# one worker SIGKILLed with its task processes; the retries reattach on the other one.
+worker-failover: $(VENV)/.deploy-installed
+	$(VENV)/bin/python -m scripts.deploy.worker_failover $(FAILOVER_ARGS)
 
 clean:
 	rm -rf $(VENV) $(VENV31) .tools .airflow .mypy_cache .pytest_cache .ruff_cache
