@@ -10,6 +10,9 @@ from __future__ import annotations
 import configparser
 import json
 import re
+from pathlib import Path
+
+import airflow
 
 from scripts.deploy.config import (
     ALL_INSTANCES,
@@ -20,6 +23,7 @@ from scripts.deploy.config import (
     connection,
     new_secrets,
 )
+from scripts.deploy.services import AIRFLOW_SERVICES, airflow_command, airflow_services
 
 REQUIREMENTS = REPO / "scripts" / "deploy" / "requirements.txt"
 
@@ -94,3 +98,50 @@ def test_oos_default_points_at_the_emulator_and_its_console_page() -> None:
 def test_every_example_instance_is_seeded_once() -> None:
     assert len(ALL_INSTANCES) == len(set(ALL_INSTANCES))
     assert all(instance.startswith("i-") for instance in ALL_INSTANCES)
+
+
+def test_make_airflow_executor_celery_config() -> None:
+    """`make airflow EXECUTOR=celery`: Redis on loopback as the broker, the result backend in the
+    deployment's PostgreSQL, two workers with slots enough to take each other's retries, and a short
+    task heartbeat timeout, so a dead worker's tasks are failed and retried within a minute."""
+    from airflow.providers.celery.executors.celery_executor import CeleryExecutor
+
+    state = _state()
+    state.executor, state.redis_port = "celery", 6390
+    cfg = configparser.ConfigParser(interpolation=None)
+    cfg.read_string(airflow_cfg(state))
+    assert cfg["core"]["executor"] == "CeleryExecutor" == CeleryExecutor.__name__
+    assert cfg["celery"]["broker_url"] == "redis://127.0.0.1:6390/0"
+    assert cfg["celery"]["result_backend"] == "db+" + state.sql_alchemy_conn
+    assert state.workers == ["worker-1", "worker-2"]
+    assert int(cfg["celery"]["worker_concurrency"]) * len(state.workers) <= int(cfg["core"]["parallelism"])
+    assert int(cfg["scheduler"]["task_instance_heartbeat_timeout"]) == 30
+    # Both names exist in this Airflow's config reference (a misspelt key would be ignored).
+    template = (Path(airflow.__file__).parent / "config_templates" / "config.yml").read_text()
+    for key in ("task_instance_heartbeat_timeout:", "task_instance_heartbeat_timeout_detection_interval:"):
+        assert f"    {key}" in template
+    # LocalExecutor stays the default, with no Celery section.
+    local = configparser.ConfigParser(interpolation=None)
+    local.read_string(airflow_cfg(_state()))
+    assert local["core"]["executor"] == "LocalExecutor" and "celery" not in local
+    assert "task_instance_heartbeat_timeout" not in local["scheduler"]
+
+
+def test_celery_workers_get_their_own_hostname_pid_file_and_log_port() -> None:
+    state = _state()
+    state.executor = "celery"
+    assert airflow_services(state)[-2:] == ["worker-1", "worker-2"]
+    assert airflow_services(_state()) == AIRFLOW_SERVICES  # no workers with LocalExecutor
+    commands = [airflow_command(name) for name in state.workers]
+    assert all(command[:2] == ["celery", "worker"] for command in commands)
+    hostnames = [command[command.index("--celery-hostname") + 1] for command in commands]
+    pid_files = [command[command.index("--pid") + 1] for command in commands]
+    assert hostnames == ["worker-1@%h", "worker-2@%h"] and len(set(pid_files)) == 2
+
+
+def test_celery_packages_pinned_for_the_deployment() -> None:
+    pins = _pins()
+    assert {"apache-airflow-providers-celery", "celery", "redis", "kombu"} <= pins.keys()
+    makefile = (REPO / "Makefile").read_text()
+    assert "apt-get install -y --no-install-recommends redis-server" in makefile
+    assert "--executor $(EXECUTOR)" in makefile

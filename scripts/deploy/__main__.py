@@ -3,6 +3,8 @@
 `start` builds a fresh deployment under `.airflow/deploy/` (a running one is stopped first),
 waits until every component is healthy and the example DAGs are loaded, prints the URL, the
 login and how to stop it, and returns while everything keeps running in the background.
+`start --executor celery` (`make airflow EXECUTOR=celery`) runs the CeleryExecutor instead of the
+LocalExecutor: Redis as the broker and two Celery workers besides the same components.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ import time
 from pathlib import Path
 
 from scripts.deploy import postgres
+from scripts.deploy.celery_workers import live_workers, redis_server, start_redis, wait_for_workers
 from scripts.deploy.config import (
     AIRFLOW_HOME,
     DEPLOY_DIR,
     EXAMPLE_INSTANCES,
+    EXECUTORS,
     LOG_DIR,
     PASSWORD,
     PREFERRED_PORTS,
@@ -30,7 +34,7 @@ from scripts.deploy.config import (
     new_secrets,
 )
 from scripts.deploy.services import (
-    AIRFLOW_SERVICES,
+    airflow_services,
     api,
     api_token,
     health,
@@ -77,12 +81,25 @@ def status() -> int:
         say(f"health: {health(state)}")
     except Exception as error:
         say(f"health: unreachable ({error})")
+    if state.workers:
+        try:
+            say(f"Celery workers answering: {', '.join(live_workers(state)) or 'none'}")
+        except Exception as error:
+            say(f"Celery workers: broker unreachable ({error})")
     print_access(state)
     return 0 if all(is_alive(pid) for pid in state.pids.values()) else 1
 
 
-def start() -> int:
+def start(executor: str = "local") -> int:
     started = time.monotonic()
+    use_postgres = postgres.bin_dir() is not None
+    if executor == "celery":  # checked before anything is stopped or started
+        if not use_postgres:
+            raise SystemExit(
+                "EXECUTOR=celery needs PostgreSQL (Airflow refuses SQLite with the CeleryExecutor): "
+                "install Debian's postgresql package, or run `make airflow` without EXECUTOR"
+            )
+        redis_server()
     previous = State.load()
     if previous is not None and previous.pids:
         say("stopping the previous deployment first")
@@ -90,16 +107,18 @@ def start() -> int:
     shutil.rmtree(DEPLOY_DIR, ignore_errors=True)
     AIRFLOW_HOME.mkdir(parents=True)
     (DEPLOY_DIR / "failover_dags").mkdir()  # the second DAG bundle (`make failover` fills it)
-    use_postgres = postgres.bin_dir() is not None
     state = State(
         api_port=free_port(PREFERRED_PORTS["api"]),
         emulator_port=free_port(PREFERRED_PORTS["emulator"]),
         database="postgresql" if use_postgres else "sqlite",
         postgres_port=free_port(PREFERRED_PORTS["postgres"]) if use_postgres else None,
         postgres_dir=str(postgres.choose_root()) if use_postgres else None,
+        executor=executor,
+        redis_port=free_port() if executor == "celery" else None,
         log_ports={"worker": free_port(), "triggerer": free_port(), "triggerer-2": free_port()},
         secrets=new_secrets(),
     )
+    state.log_ports |= {name: free_port() for name in state.workers}
     state.save()
     try:
         boot(state)
@@ -122,6 +141,10 @@ def boot(state: State) -> None:
         postgres.start(Path(state.postgres_dir or ""), state.postgres_port or 0)
     else:
         say("no PostgreSQL server binaries found: using SQLite")
+    if state.executor == "celery":
+        say(f"Redis (the Celery broker) on 127.0.0.1:{state.redis_port}")
+        state.pids["redis"] = start_redis(state)
+        state.save()
     (AIRFLOW_HOME / "airflow.cfg").write_text(airflow_cfg(state))
     write_json(AIRFLOW_HOME / "passwords.json", {USERNAME: PASSWORD})
     say("airflow db migrate ...")
@@ -131,11 +154,14 @@ def boot(state: State) -> None:
         ["connections", "add", "oos_default", "--conn-json", json.dumps(connection(state))],
         "connections",
     )
-    for name in AIRFLOW_SERVICES:
+    services = airflow_services(state)
+    for name in services:
         state.pids[name] = start_airflow_service(name, state)
         state.save()
-    say(f"started {', '.join(AIRFLOW_SERVICES)}; waiting until all are healthy ...")
+    say(f"started {', '.join(services)}; waiting until all are healthy ...")
     wait_healthy(state)
+    if state.workers:
+        say(f"Celery workers answering: {', '.join(wait_for_workers(state, START_TIMEOUT))}")
     wait_for_dags(state)
 
 
@@ -164,11 +190,15 @@ def wait_for_dags(state: State) -> None:
 
 
 def print_access(state: State) -> None:
+    components = "api-server, scheduler, dag-processor, 2 triggerers"
+    if state.workers:
+        components += f", Celery workers {' and '.join(state.workers)}, Redis on :{state.redis_port}"
     print(
         f"""
   Airflow UI      {state.api_url}   (login {USERNAME} / {PASSWORD})
   OOS emulator    {state.emulator_url}   (executions: {state.emulator_url}/console/execution/<id>)
-  database        {state.database}; components: api-server, scheduler, dag-processor, 2 triggerers
+  executor        {EXECUTORS[state.executor]}; database {state.database}
+  components      {components}
   connection      oos_default -> the emulator; example DAGs from example_dags/
   logs            {LOG_DIR}
   stop it with    make airflow-stop
@@ -180,8 +210,16 @@ def print_access(state: State) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.deploy", description=__doc__)
     parser.add_argument("command", choices=["start", "stop", "status"])
-    command = parser.parse_args().command
-    return {"start": start, "stop": stop, "status": status}[command]()
+    parser.add_argument(
+        "--executor",
+        choices=sorted(EXECUTORS),
+        default="local",
+        help="start: the Airflow executor (`make airflow EXECUTOR=celery`; default local)",
+    )
+    args = parser.parse_args()
+    if args.command == "start":
+        return start(args.executor)
+    return {"stop": stop, "status": status}[args.command]()
 
 
 if __name__ == "__main__":

@@ -54,6 +54,16 @@ EXAMPLE_POLL_SECONDS = 2
 # the run starts, so it can be tried (and tested) in a sitting.
 EXAMPLE_WINDOW_OPENS_SECONDS = 30
 
+# `make airflow EXECUTOR=...`: the executor names the Makefile takes, and Airflow's for each.
+EXECUTORS = {"local": "LocalExecutor", "celery": "CeleryExecutor"}
+# The Celery deployment's workers (`airflow celery worker`), each with its own Celery hostname
+# and log server port; Redis (Debian's `redis-server`) is their broker.
+CELERY_WORKERS = ["worker-1", "worker-2"]
+WORKER_CONCURRENCY = 16  # task slots per worker: one worker can take all retries of the other
+# A task whose worker died is failed (and retried) once its heartbeat is this old (default 300 s);
+# tasks heartbeat every 5 s ([workers] min_heartbeat_interval), so 30 s is six missed beats.
+TASK_HEARTBEAT_TIMEOUT_SECONDS = 30
+
 
 @dataclass
 class State:
@@ -64,6 +74,8 @@ class State:
     database: str  # "postgresql" or "sqlite"
     postgres_port: int | None = None
     postgres_dir: str | None = None
+    executor: str = "local"  # a key of EXECUTORS
+    redis_port: int | None = None  # the Celery broker (executor "celery" only)
     log_ports: dict[str, int] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
     pids: dict[str, int] = field(default_factory=dict)
@@ -86,6 +98,15 @@ class State:
         if self.database == "postgresql":
             return f"postgresql+psycopg2://airflow:airflow@127.0.0.1:{self.postgres_port}/airflow"
         return f"sqlite:///{DEPLOY_DIR / 'airflow.db'}"
+
+    @property
+    def broker_url(self) -> str:
+        return f"redis://127.0.0.1:{self.redis_port}/0"
+
+    @property
+    def workers(self) -> list[str]:
+        """The Celery workers of this deployment (none with LocalExecutor)."""
+        return list(CELERY_WORKERS) if self.executor == "celery" else []
 
     def save(self) -> None:
         STATE_FILE.write_text(json.dumps(asdict(self), indent=2) + "\n")
@@ -141,7 +162,7 @@ def connection(state: State) -> dict[str, Any]:
 
 
 def airflow_cfg(state: State) -> str:
-    """The deployment's airflow.cfg: LocalExecutor, the example DAGs, simple auth, tests enabled."""
+    """The deployment's airflow.cfg: its executor, the example DAGs, simple auth, tests enabled."""
     local_bundle = "airflow.dag_processing.bundles.local.LocalDagBundle"
     bundles = [
         {"name": "dags-folder", "classpath": local_bundle, "kwargs": {"path": str(EXAMPLE_DAGS)}},
@@ -154,8 +175,8 @@ def airflow_cfg(state: State) -> str:
     settings: dict[str, dict[str, Any]] = {
         "core": {
             "dags_folder": EXAMPLE_DAGS,
-            "executor": "LocalExecutor",
-            "parallelism": 16,
+            "executor": EXECUTORS[state.executor],
+            "parallelism": 16 * max(1, len(state.workers)),
             "load_examples": False,
             "fernet_key": state.secrets["fernet_key"],
             # Active at once; scheduled runs are off (below): runs start when you trigger them.
@@ -188,6 +209,19 @@ def airflow_cfg(state: State) -> str:
         },
         "triggerer": {"job_heartbeat_sec": 2},
     }
+    if state.executor == "celery":
+        settings["celery"] = {
+            "broker_url": state.broker_url,
+            "result_backend": f"db+{state.sql_alchemy_conn}",
+            "worker_concurrency": WORKER_CONCURRENCY,
+        }
+        # Said explicitly (Airflow's default, which it otherwise warns about): how long Redis keeps
+        # a task message a dead worker took before handing it out again.
+        settings["celery_broker_transport_options"] = {"visibility_timeout": 86400}
+        settings["scheduler"] |= {
+            "task_instance_heartbeat_timeout": TASK_HEARTBEAT_TIMEOUT_SECONDS,
+            "task_instance_heartbeat_timeout_detection_interval": 5,
+        }
     lines = ["# Written by `make airflow` (scripts/deploy); rewritten at every start."]
     for section, options in settings.items():
         lines.append(f"\n[{section}]")

@@ -2,7 +2,8 @@
 
 Every service runs in its own session (process group) with its output in
 `.airflow/deploy/logs/NAME.log`, so `stop` (or a SIGKILL in the failover run) takes down the
-service together with its children (task processes, trigger runners, api workers).
+service together with its children (trigger runners, api workers). Task processes put themselves
+in a process group of their own, so `stop` and the worker failover also kill every descendant.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import requests
 from scripts.deploy.config import (
     AIRFLOW_HOME,
     ALL_INSTANCES,
+    DEPLOY_DIR,
     EMULATOR_TIME_SCALE,
     EXAMPLE_POLL_SECONDS,
     EXAMPLE_WINDOW_OPENS_SECONDS,
@@ -29,11 +31,19 @@ from scripts.deploy.config import (
     SECRET_KEY,
     USERNAME,
     VENV_BIN,
+    WORKER_CONCURRENCY,
     State,
 )
 
 # Start order; stop goes the other way round. The emulator comes first: DAG runs need it.
 AIRFLOW_SERVICES = ["api-server", "scheduler", "dag-processor", "triggerer-1", "triggerer-2"]
+
+
+def airflow_services(state: State) -> list[str]:
+    """The Airflow processes of `state`'s deployment: the five above, then its Celery workers."""
+    return [*AIRFLOW_SERVICES, *state.workers]
+
+
 READY_LINE = "OOS emulator listening on "
 
 
@@ -101,12 +111,26 @@ def start_airflow_service(name: str, state: State) -> int:
     if name == "triggerer-2":
         # Both triggerers serve their logs; the second one needs its own port.
         extra["AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT"] = str(state.log_ports["triggerer-2"])
+    if name in state.workers:  # each Celery worker serves its task logs on a port of its own
+        extra["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"] = str(state.log_ports[name])
     return spawn(name, command, airflow_env(state, **extra))
 
 
 def airflow_command(name: str) -> list[str]:
     if name.startswith("triggerer"):
         return ["triggerer"]
+    if name.startswith("worker-"):
+        # Two workers on one host: a Celery hostname and a pid file of their own.
+        return [
+            "celery",
+            "worker",
+            "--celery-hostname",
+            f"{name}@%h",
+            "--concurrency",
+            str(WORKER_CONCURRENCY),
+            "--pid",
+            str(DEPLOY_DIR / f"{name}.pid"),
+        ]
     return [name]
 
 
@@ -168,17 +192,62 @@ def kill_group(pid: int, sig: int) -> None:
         os.killpg(pid, sig)
 
 
+def descendants(pid: int) -> list[int]:
+    """Every live process below `pid` (children, their children, ...), from /proc."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        parents.setdefault(ppid, []).append(int(entry.name))
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
+
+
+def kill_tree(pid: int) -> list[int]:
+    """SIGKILL `pid`'s process group and every descendant (task processes have their own group);
+    returns the descendants' pids."""
+    below = descendants(pid)
+    kill_group(pid, signal.SIGKILL)
+    for child in below:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(child, signal.SIGKILL)
+    return below
+
+
+def started_at(pid: int) -> str | None:
+    """The process's start time (clock ticks since boot): tells a pid from a later reuse of it."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
 def stop_all(pids: dict[str, int], timeout: float = 30) -> list[str]:
     """SIGTERM every service group (reverse start order), SIGKILL what is left after `timeout`."""
     names = list(reversed(pids))
+    # Noted first: once a leader is gone, its orphans hang below init and cannot be found.
+    below = {name: {child: started_at(child) for child in descendants(pids[name])} for name in names}
     for name in names:
         kill_group(pids[name], signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and any(is_alive(pids[n]) for n in names):
         time.sleep(0.5)
     killed = [name for name in names if is_alive(pids[name])]
-    for name in names:  # children that outlived their leader go too
-        kill_group(pids[name], signal.SIGKILL)
+    for name in names:  # children that outlived their leader go too, in any process group
+        kill_tree(pids[name])
+        for child, start in below[name].items():
+            if start is not None and started_at(child) == start:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(child, signal.SIGKILL)
     return killed
 
 
