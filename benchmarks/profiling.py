@@ -18,8 +18,8 @@ from typing import Any
 
 # First match wins: (component, path fragments). Paths use "/" (Linux box).
 COMPONENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("provider: signing (auth.py)", ("airflow_provider_oos/auth.py",)),
-    ("provider: waiting/trigger", ("airflow_provider_oos/waiting.py", "airflow_provider_oos/triggers/")),
+    ("provider: signing (auth.py)", ("airflow_provider_oos/client/auth.py",)),
+    ("provider: waiting/trigger", ("airflow_provider_oos/rules/", "airflow_provider_oos/triggers/")),
     ("provider: hooks/transport/models", ("airflow_provider_oos/",)),
     ("requests", ("/requests/",)),
     ("urllib3", ("/urllib3/",)),
