@@ -47,6 +47,8 @@ For example, a create that is committed and then loses its answer:
 
 from __future__ import annotations
 
+__version__ = "0.1.0"
+
 DEFAULT_ACCESS_KEY = "emulator-ak"
 DEFAULT_SECRET_KEY = "emulator-sk"
 READY_LINE_PREFIX = "OOS emulator listening on "
