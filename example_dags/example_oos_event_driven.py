@@ -3,21 +3,22 @@
 What it shows
     1. The asset ``oos://template/airflow-example-nightly-maintenance`` is watched by an
        ``OosExecutionEventTrigger``: the triggerer polls list-executions of that template and
-       records one asset event per execution that ends (any final state), exactly once, even
-       across a triggerer restart (see the trigger's docstring for the look-back).
+       records one asset event per run of OOS's own schedule (``trigger="CRON"``; an execution
+       started by hand is left out) that ends (any final state), exactly once, even across a
+       triggerer restart (see the trigger's docstring for the look-back).
     2. The DAG is scheduled on that asset. ``finished_executions`` reads the execution ids from
        ``triggering_asset_events`` (one run may carry several events) and reads each execution
        with ``OosHook``; run by hand, it reads the Param ``execution_id`` instead.
     3. ``post_check`` runs a follow-up OOS step on the Param ``instance_ids`` that names the
        executions it follows.
 
-    Start an execution of the watched template (on the emulator, or from OOS's own cron) and one
-    DAG run follows within ``POLL_SECONDS``.
+    When OOS's scheduler runs the watched template (on the emulator: ``POST
+    /emulator/cron-executions``), one DAG run follows within ``POLL_SECONDS``.
 
 What to edit
     - ``oos_default``: the Airflow connection (type ``baidu_oos``).
-    - ``WATCHED_TEMPLATE`` (and, as keywords of the trigger, ``states``, ``trigger="CRON"`` or
-      ``cron_execution_name`` to narrow the watch), the Param ``instance_ids``, ``POLL_SECONDS``.
+    - ``WATCHED_TEMPLATE`` (and, as keywords of the trigger, ``states``, ``trigger`` (None: every
+      execution) or ``cron_execution_name``), the Param ``instance_ids``, ``POLL_SECONDS``.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ finished_maintenance = Asset(
     watchers=[
         AssetWatcher(
             name="oos_nightly_maintenance_watch",
-            trigger=OosExecutionEventTrigger(WATCHED_TEMPLATE, poll_interval=POLL_SECONDS),
+            trigger=OosExecutionEventTrigger(WATCHED_TEMPLATE, poll_interval=POLL_SECONDS, trigger="CRON"),
         )
     ],
 )

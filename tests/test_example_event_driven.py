@@ -53,3 +53,4 @@ def test_the_asset_is_watched_by_the_event_trigger() -> None:
     (watcher,) = finished_maintenance.watchers
     assert isinstance(watcher.trigger, OosExecutionEventTrigger)
     assert watcher.trigger.template_name == WATCHED
+    assert watcher.trigger.trigger == "CRON"  # runs of OOS's own schedule only
