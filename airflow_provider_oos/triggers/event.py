@@ -39,7 +39,10 @@ class VariableCursorStore:
     """The watch cursor in an Airflow Variable, read and written through the Task SDK.
 
     The triggerer serves Variables to its triggers on Airflow 3.1 and later; the sync SDK call runs
-    in a thread (`sync_to_async`), so the event loop is never blocked.
+    in a thread (`sync_to_async`), so the event loop is never blocked. From that thread the SDK's
+    request reaches the triggerer's supervisor on the event loop (3.1: ``async_to_sync`` back onto
+    it; 3.3: ``run_coroutine_threadsafe``); tests/reliability/test_event_watch_restart.py runs it in
+    a real ``airflow triggerer`` on both.
 
     :param key: the Variable's key.
     """
