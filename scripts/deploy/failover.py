@@ -62,15 +62,19 @@ class Deployment:
         with self.engine.connect() as conn:
             return list(conn.execute(text(query), params))
 
-    def task_states(self, run_id: str) -> dict[int, str | None]:
-        """Map index -> state, page by page (the API answers at most 100 a page)."""
-        states: dict[int, str | None] = {}
-        path = f"dags/{DAG_ID}/dagRuns/{quote(run_id, safe='')}/taskInstances"
+    def task_instances(self, run_id: str, dag_id: str = DAG_ID) -> dict[int, dict[str, Any]]:
+        """Map index -> task instance, page by page (the API answers at most 100 a page)."""
+        found: dict[int, dict[str, Any]] = {}
+        path = f"dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances"
         while True:
-            page = self.rest("GET", path, params={"limit": 100, "offset": len(states)})
-            states.update({ti["map_index"]: ti["state"] for ti in page["task_instances"]})
-            if not page["task_instances"] or len(states) >= page["total_entries"]:
-                return states
+            page = self.rest("GET", path, params={"limit": 100, "offset": len(found)})
+            found.update({ti["map_index"]: ti for ti in page["task_instances"]})
+            if not page["task_instances"] or len(found) >= page["total_entries"]:
+                return found
+
+    def task_states(self, run_id: str, dag_id: str = DAG_ID) -> dict[int, str | None]:
+        """Map index -> state."""
+        return {index: ti["state"] for index, ti in self.task_instances(run_id, dag_id).items()}
 
     def trigger_spread(self, run_id: str) -> Counter[int | None]:
         """Triggerer job id -> triggers of this run it holds (None: not assigned yet)."""
@@ -155,14 +159,14 @@ def run(count: int, sleep: float) -> dict[str, Any]:
     killed_at = time.monotonic()
     say(f"SIGKILLed triggerer-1 (pid {victim_pid})")
 
-    def dead_job() -> int | None:
+    def find_dead_job() -> int | None:
         """The job whose heartbeat stopped while the other one's went on."""
         later = deployment.triggerer_heartbeats()
         dead = [job for job, beat in heartbeats.items() if later.get(job, beat) == beat]
         alive = [job for job, beat in heartbeats.items() if later.get(job, beat) != beat]
         return dead[0] if len(dead) == 1 and len(alive) == len(heartbeats) - 1 else None
 
-    dead_job: int = wait(dead_job, 120, "the killed triggerer's job to miss its heartbeat", every=2)
+    dead_job: int = wait(find_dead_job, 120, "the killed triggerer's job to miss its heartbeat", every=2)
     orphaned = spread.get(dead_job, 0)
     say(f"triggerer job {dead_job} is dead; it held {orphaned} triggers")
     wait(lambda: deployment.trigger_spread(run_id).get(dead_job, 0) == 0, 900, "the takeover", every=2)
@@ -192,15 +196,22 @@ def run(count: int, sleep: float) -> dict[str, Any]:
 
 
 def verify(
-    deployment: Deployment, run_id: str, count: int, started_ms: int, creates_before: int
+    deployment: Deployment,
+    run_id: str,
+    count: int,
+    started_ms: int,
+    creates_before: int,
+    *,
+    dag_id: str = DAG_ID,
+    prefix: str = "failover-",
 ) -> dict[str, Any]:
-    """Exactly one execution per task, and each task in its execution's true final state."""
-    tasks = deployment.task_states(run_id)
+    """Exactly one execution per task, and each task in its execution's true final state. Task
+    `i` (map index) owns the executions of template `<prefix><i + 1>`."""
+    tasks = deployment.task_states(run_id, dag_id)
     executions = [
         item
         for item in deployment.emulator("GET", "executions")["executions"]
-        if str(item.get("templateName", "")).startswith("failover-")
-        and item["createdTimestamp"] >= started_ms
+        if str(item.get("templateName", "")).startswith(prefix) and item["createdTimestamp"] >= started_ms
     ]
     by_task = Counter(int(item["templateName"].rsplit("-", 1)[1]) - 1 for item in executions)
     final = {int(item["templateName"].rsplit("-", 1)[1]) - 1: item["state"] for item in executions}
