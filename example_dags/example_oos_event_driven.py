@@ -58,7 +58,11 @@ with DAG(
     doc_md=__doc__,
     params={
         "instance_ids": Param(["i-event-1"], type="array", description="Instances to post-check."),
-        "execution_id": Param("", type="string", description="Run by hand: the execution to follow."),
+        # Nullable: the trigger form treats an empty string as no value, and a plain "string" then
+        # fails its validation (the Trigger button stays disabled).
+        "execution_id": Param(
+            None, type=["null", "string"], description="Run by hand: the execution to follow."
+        ),
     },
 ) as dag:
     # [START howto_trigger_oos_event_payload]
