@@ -1,16 +1,19 @@
 # Every target bootstraps what it needs from nothing but python3 and the package registries.
 # .venv      : Airflow 3.3.2 (newest tested), pinned by constraints/airflow-3.3.2.txt
+# .venv-3.2  : Airflow 3.2.2 (newest 3.2),     pinned by constraints/airflow-3.2.2.txt
 # .venv-3.1  : Airflow 3.1.8 (our floor),      pinned by constraints/airflow-3.1.8.txt
 PYTHON ?= python3
 VENV := .venv
+VENV32 := .venv-3.2
 VENV31 := .venv-3.1
 UV := .tools/bin/uv
 # Throwaway Airflow homes with their SQLite metadata DBs, one per Airflow version.
 AIRFLOW_HOME_33 := $(CURDIR)/.airflow/3.3
+AIRFLOW_HOME_32 := $(CURDIR)/.airflow/3.2
 AIRFLOW_HOME_31 := $(CURDIR)/.airflow/3.1
 TEST_ENV = AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__CORE__UNIT_TEST_MODE=False
 
-.PHONY: test test-3.3 test-3.1 lint demo bench reliability venv venv31 clean airflow airflow-stop airflow-status e2e failover worker-failover live-check docs
+.PHONY: test test-3.3 test-3.2 test-3.1 dist venv32 lint demo bench reliability venv venv31 clean airflow airflow-stop airflow-status e2e failover worker-failover live-check docs
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -19,6 +22,11 @@ $(UV):
 $(VENV)/.installed: pyproject.toml emulator/pyproject.toml constraints/airflow-3.3.2.txt | $(UV)
 	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENV)
 	$(UV) pip install --quiet --python $(VENV)/bin/python -c constraints/airflow-3.3.2.txt -e '.[dev]' -e ./emulator
+	touch $@
+
+$(VENV32)/.installed: pyproject.toml emulator/pyproject.toml constraints/airflow-3.2.2.txt | $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(VENV32)
+	$(UV) pip install --quiet --python $(VENV32)/bin/python -c constraints/airflow-3.2.2.txt -e '.[dev]' -e ./emulator
 	touch $@
 
 $(VENV31)/.installed: pyproject.toml emulator/pyproject.toml constraints/airflow-3.1.8.txt | $(UV)
@@ -30,11 +38,16 @@ $(AIRFLOW_HOME_33)/airflow.db: $(VENV)/.installed
 	mkdir -p $(AIRFLOW_HOME_33)
 	AIRFLOW_HOME=$(AIRFLOW_HOME_33) $(TEST_ENV) $(VENV)/bin/airflow db migrate > $(AIRFLOW_HOME_33)/migrate.log 2>&1
 
+$(AIRFLOW_HOME_32)/airflow.db: $(VENV32)/.installed
+	mkdir -p $(AIRFLOW_HOME_32)
+	AIRFLOW_HOME=$(AIRFLOW_HOME_32) $(TEST_ENV) $(VENV32)/bin/airflow db migrate > $(AIRFLOW_HOME_32)/migrate.log 2>&1
+
 $(AIRFLOW_HOME_31)/airflow.db: $(VENV31)/.installed
 	mkdir -p $(AIRFLOW_HOME_31)
 	AIRFLOW_HOME=$(AIRFLOW_HOME_31) $(TEST_ENV) $(VENV31)/bin/airflow db migrate > $(AIRFLOW_HOME_31)/migrate.log 2>&1
 
 venv: $(VENV)/.installed
+venv32: $(VENV32)/.installed
 venv31: $(VENV31)/.installed
 
 lint: $(VENV)/.installed
@@ -46,11 +59,25 @@ lint: $(VENV)/.installed
 test-3.3: $(AIRFLOW_HOME_33)/airflow.db
 	AIRFLOW_HOME=$(AIRFLOW_HOME_33) $(TEST_ENV) $(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
 
+test-3.2: $(AIRFLOW_HOME_32)/airflow.db
+	AIRFLOW_HOME=$(AIRFLOW_HOME_32) $(TEST_ENV) $(VENV32)/bin/python -m pytest -q $(PYTEST_ARGS)
+
 test-3.1: $(AIRFLOW_HOME_31)/airflow.db
 	AIRFLOW_HOME=$(AIRFLOW_HOME_31) $(TEST_ENV) $(VENV31)/bin/python -m pytest -q $(PYTEST_ARGS)
 
-# The README's test command: lint, then the whole suite on Airflow 3.3.2 and on 3.1.8.
-test: lint test-3.3 test-3.1
+# The README's test command: lint, then the whole suite on Airflow 3.3.2, 3.2.2 and 3.1.8.
+test: lint test-3.3 test-3.2 test-3.1
+
+# The release artifacts in dist/: sdist + wheel of the provider and of the emulator, checked
+# (twine --strict, check-wheel-contents), then the provider wheel installed into a clean venv
+# per tested Airflow line (constraints/airflow-*.txt) importing all its provider info names.
+dist: $(VENV)/.installed
+	rm -rf dist
+	$(VENV)/bin/python -m build --outdir dist .
+	$(VENV)/bin/python -m build --outdir dist ./emulator
+	$(VENV)/bin/twine check --strict dist/*
+	$(VENV)/bin/check-wheel-contents dist/*.whl
+	$(VENV)/bin/python scripts/dist_check.py dist --uv $(UV)
 
 demo: $(AIRFLOW_HOME_33)/airflow.db
 	$(VENV)/bin/python scripts/demo.py
@@ -131,4 +158,4 @@ worker-failover: $(VENV)/.deploy-installed
 	$(VENV)/bin/python -m scripts.deploy.worker_failover $(FAILOVER_ARGS)
 
 clean:
-	rm -rf $(VENV) $(VENV31) .tools .airflow .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(VENV32) $(VENV31) .tools .airflow .mypy_cache .pytest_cache .ruff_cache dist build
