@@ -11,16 +11,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from airflow_provider_oos import __version__  # noqa: E402
-
 # Airflow initialises itself (settings, logging: pydantic models) on first import. Do it here, before
 # autodoc inspects any model; an Airflow first imported midway through autodoc fails to build its
 # own log models.
 import airflow  # noqa: E402, F401
 
+from airflow_provider_oos import __version__  # noqa: E402
+
 project = "airflow-provider-oos"
 author = "airflow-provider-oos contributors"
-copyright = "airflow-provider-oos contributors"  # noqa: A001
+copyright = "airflow-provider-oos contributors"
 version = release = __version__
 
 extensions = [
