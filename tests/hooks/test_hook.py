@@ -487,17 +487,27 @@ def test_without_sts_token_the_server_refuses(
 # ---- logging, repr, test_connection ------------------------------------------------------------
 
 
-def test_one_log_line_per_call(
+def test_a_healthy_call_logs_nothing_at_info_and_an_error_one_line(
     hook: OosHook, oos_server: ScriptedOosServer, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    # The hook logs through Airflow's task logger (structlog), which writes to the process output.
-    oos_server.script("GET", "/v2/execution", Reply(json=SEED, headers={"x-bce-request-id": "srv-rid-1"}))
+    # The hook logs through Airflow's task logger (structlog), which writes to the process output
+    # at INFO: the per-call line of a healthy answer is DEBUG, an error answer's line a WARNING.
+    oos_server.script(
+        "GET",
+        "/v2/execution",
+        Reply(json=SEED, headers={"x-bce-request-id": "srv-rid-1"}),
+        Reply.bce_error(404, "NoSuchExecution", request_id="srv-rid-2"),
+    )
     capfd.readouterr()
     hook.get_execution("d-1")
     out, err = capfd.readouterr()
+    assert [line for line in (out + err).splitlines() if "OOS GET" in line] == []
+    with pytest.raises(OosNotFoundError):
+        hook.get_execution("d-2")
+    out, err = capfd.readouterr()
     lines = [line for line in (out + err).splitlines() if "OOS GET" in line]
     assert len(lines) == 1
-    assert "OOS GET /api/logic/oos/v2/execution?id=d-1 -> 200 (request id srv-rid-1, " in lines[0]
+    assert "OOS GET /api/logic/oos/v2/execution?id=d-2 -> 404 (request id " in lines[0]
     assert SECRET_KEY not in out + err and "authorization" not in (out + err).lower()
 
 
