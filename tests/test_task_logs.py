@@ -138,7 +138,8 @@ with DAG(dag_id="oos_task_logs", schedule=None, start_date=pendulum.datetime(202
         timeout=120,
         mode="poke",
     )
-    start >> sense
+    # The sensor pokes right after the start (before the worker wait), while the execution runs.
+    start >> sense >> run
 """
 
 
