@@ -24,7 +24,7 @@ from tests.support.dag_runner import OosApi
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
-# The event-driven example runs on its asset, not by hand: tests/e2e/test_event_driven.py runs it.
+# The event-driven example runs on its asset, not by hand (tests/reliability/test_event_watch_restart.py).
 EXAMPLES = sorted(set(EXAMPLE_INSTANCES) - {"example_oos_event_driven"})
 SCRIPT_FROM_FORM = "#!/bin/bash\nset -euo pipefail\necho 'e2e: first line'\necho 'e2e: second line'\n"
 # Tasks a successful run may skip: the template clean-up runs only when asked for.
