@@ -19,6 +19,8 @@ import signal
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -284,23 +286,36 @@ time scale 0.5), so every wait spans the kill; the run's length is mostly that.
 """
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.deploy.failover", description=__doc__)
-    parser.add_argument("--tasks", type=int, default=200)
-    parser.add_argument("--sleep", type=float, default=1200, help="emulator seconds each execution runs")
+def run_cli(
+    prog: str,
+    doc: str | None,
+    tasks: int,
+    sleep: float,
+    run: Callable[[int, float], dict[str, Any]],
+    write_report: Callable[[dict[str, Any]], None],
+    figures_file: Path,
+) -> int:
+    """The command line of a failover check (this one and `worker_failover`): run, keep, report."""
+    parser = argparse.ArgumentParser(prog=prog, description=doc)
+    parser.add_argument("--tasks", type=int, default=tasks)
+    parser.add_argument("--sleep", type=float, default=sleep, help="emulator seconds each execution runs")
     parser.add_argument("--no-report", action="store_true", help="do not write RELIABILITY.md")
     args = parser.parse_args()
     figures = run(args.tasks, args.sleep)
     state = State.load()
     figures["database"] = state.database if state else "?"
     figures["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    FIGURES_FILE.write_text(json.dumps(figures, indent=2) + "\n")
+    figures_file.write_text(json.dumps(figures, indent=2) + "\n")
     say(json.dumps(figures))
     if not args.no_report:
         write_report(figures)
         say(f"figures written to {RELIABILITY}")
     say("PASS" if figures["passed"] else "FAIL")
     return 0 if figures["passed"] else 1
+
+
+def main() -> int:
+    return run_cli("python -m scripts.deploy.failover", __doc__, 200, 1200, run, write_report, FIGURES_FILE)
 
 
 if __name__ == "__main__":

@@ -18,8 +18,6 @@ Against a running `make airflow EXECUTOR=celery` deployment:
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 from collections import Counter
@@ -28,7 +26,7 @@ from urllib.parse import quote
 
 from scripts.deploy.celery_workers import wait_for_workers
 from scripts.deploy.config import DEPLOY_DIR, REPO, TASK_HEARTBEAT_TIMEOUT_SECONDS, State
-from scripts.deploy.failover import FAILOVER_DAGS, RELIABILITY, Deployment, say, verify, wait
+from scripts.deploy.failover import FAILOVER_DAGS, RELIABILITY, Deployment, run_cli, say, verify, wait
 from scripts.deploy.services import descendants, is_alive, kill_tree, start_airflow_service
 
 DAG_ID = "oos_worker_failover"
@@ -202,22 +200,9 @@ the kill and the retry.
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.deploy.worker_failover", description=__doc__)
-    parser.add_argument("--tasks", type=int, default=16)
-    parser.add_argument("--sleep", type=float, default=600, help="emulator seconds each execution runs")
-    parser.add_argument("--no-report", action="store_true", help="do not write RELIABILITY.md")
-    args = parser.parse_args()
-    figures = run(args.tasks, args.sleep)
-    state = State.load()
-    figures["database"] = state.database if state else "?"
-    figures["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    FIGURES_FILE.write_text(json.dumps(figures, indent=2) + "\n")
-    say(json.dumps(figures))
-    if not args.no_report:
-        write_report(figures)
-        say(f"figures written to {RELIABILITY}")
-    say("PASS" if figures["passed"] else "FAIL")
-    return 0 if figures["passed"] else 1
+    return run_cli(
+        "python -m scripts.deploy.worker_failover", __doc__, 16, 600, run, write_report, FIGURES_FILE
+    )
 
 
 if __name__ == "__main__":
