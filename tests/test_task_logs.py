@@ -30,6 +30,8 @@ POLL = 0.05
 MIN_POLLS = 20
 # 2 s at the tests' emulator time scale (0.02): 40 polls of 0.05 s, at least 20 on a loaded box.
 LONG_STEP = "# emulator: sleep 100"
+# In airflow dags test a task process takes seconds to start: the sensor must still find the step running.
+DAG_STEP = "# emulator: sleep 600"
 # The per-call line of transport.log_call, as an answered call writes it.
 PER_CALL_LINE = re.compile(r"OOS (GET|POST) \S+ -> \d{3} \(request id ")
 READS = "GET /api/logic/oos/v2/execution"
@@ -149,7 +151,7 @@ def test_dags_test_log_over_a_long_wait_has_progress_and_no_poll_lines(
     dags = tmp_path / "dags"
     dags.mkdir()
     (dags / "oos_task_logs.py").write_text(
-        textwrap.dedent(DAG_FILE.format(name="long-dag-wait", step=LONG_STEP, poll=POLL))
+        textwrap.dedent(DAG_FILE.format(name="long-dag-wait", step=DAG_STEP, poll=POLL))
     )
     env = dag_test_env(emulator.conn_json, POLL, tmp_path)
     env["AIRFLOW__CORE__DAGS_FOLDER"] = str(dags)
