@@ -73,7 +73,8 @@ with DAG(
         """The executions this run follows: from the asset events, or the Param when run by hand."""
         from airflow_provider_oos.hooks.oos import OosHook
 
-        events = (triggering_asset_events or {}).get(finished_maintenance, [])
+        # Indexed, not .get() on a dict: an Asset with watchers is unhashable on Airflow 3.1.
+        events = triggering_asset_events[finished_maintenance] if triggering_asset_events else []
         ids = [event.extra["payload"]["execution_id"] for event in events if "payload" in event.extra]
         if not ids and (params or {}).get("execution_id"):
             ids = [params["execution_id"]]  # type: ignore[index]
