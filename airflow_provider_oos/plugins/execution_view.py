@@ -1,7 +1,7 @@
 """The Airflow plugin of the OOS execution view, declared in the provider info (``plugins``).
 
 On Airflow >= 3.1 it adds a FastAPI app (mounted under ``/oos``) and an external view on every task
-instance page (``destination="task_instance"``): an "OOS Execution" tab that frames
+instance page (``destination="task_instance"``): an "OOS Execution Details" tab that frames
 ``oos/execution/{DAG_ID}/{RUN_ID}/{TASK_ID}/{MAP_INDEX}``, filled in by the UI. The tab tells a
 task that is no OOS task apart (Airflow offers no per-operator filter for views). Where the plugin
 API has no external views (Airflow 3.0), the plugin adds nothing: the provider loads, the view is
@@ -21,7 +21,7 @@ from airflow.plugins_manager import AirflowPlugin
 from airflow_provider_oos.version_compat import has_ui_plugins
 
 URL_PREFIX = "/oos"  # where the api-server mounts the app (plugins.app.VIEW_PATH below it)
-VIEW_NAME = "OOS Execution"
+VIEW_NAME = "OOS Execution Details"  # not the "OOS Execution" console link: two names, two things
 VIEW_ROUTE = "oos-execution"
 
 

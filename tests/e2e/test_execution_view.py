@@ -15,7 +15,7 @@ from tests.e2e.conftest import Rest, Shots
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 MISSING_INSTANCE = "i-e2e-view-missing"
-VIEW_TAB = "OOS Execution"
+VIEW_TAB = "OOS Execution Details"
 
 
 def _execution_id(rest: Rest, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> str:
